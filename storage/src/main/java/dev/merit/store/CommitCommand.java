@@ -1,0 +1,282 @@
+package dev.merit.store;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.merit.delta.SparseTensorDelta;
+import dev.merit.error.InvalidInputException;
+import dev.merit.tensor.TensorInfo;
+import dev.merit.tensor.TensorSource;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.stream.IntStream;
+
+/**
+ * Records a set of tensors as the next version of a branch:
+ * {@code repo.commit().setSource(file).setMessage("...").call()}.
+ *
+ * <p>Without a density or threshold the commit is lossless. With one, only the selected entries
+ * of the change are kept (see {@link Selection}); the version then equals the source at those
+ * entries and the parent everywhere else. Tensors whose dtype or shape changed, and new
+ * tensors, are stored whole. If another writer moves the branch meanwhile, the change is
+ * recomputed against the new head (up to a few times) rather than lost.
+ */
+public final class CommitCommand {
+
+    private static final int MAX_ATTEMPTS = 5;
+
+    private final Repository repo;
+    private TensorSource source;
+    private TensorSource fisher;
+    private String message;
+    private String author = System.getProperty("user.name", "unknown");
+    private String branchRef;
+    private Selection selection = Selection.lossless();
+    private List<ObjectId> extraParents = List.of();
+    private ObjectNode provenance = Json.MAPPER.createObjectNode();
+    private ProgressListener progress = ProgressListener.NONE;
+    private Instant time;
+
+    CommitCommand(Repository repo) {
+        this.repo = repo;
+    }
+
+    public CommitCommand setSource(TensorSource source) {
+        this.source = source;
+        return this;
+    }
+
+    public CommitCommand setFisher(TensorSource fisher) {
+        this.fisher = fisher;
+        return this;
+    }
+
+    public CommitCommand setMessage(String message) {
+        this.message = message;
+        return this;
+    }
+
+    public CommitCommand setAuthor(String author) {
+        this.author = author;
+        return this;
+    }
+
+    /** Commits to this branch (short name) instead of HEAD's. */
+    public CommitCommand setBranch(String branch) {
+        this.branchRef = RefDatabase.HEADS + branch;
+        return this;
+    }
+
+    public CommitCommand setSelection(Selection selection) {
+        this.selection = Objects.requireNonNull(selection);
+        return this;
+    }
+
+    /** Further parents after the branch head (merge commits). */
+    public CommitCommand setExtraParents(List<ObjectId> parents) {
+        this.extraParents = List.copyOf(parents);
+        return this;
+    }
+
+    /** Caller-specific provenance (merge strategy, training data, ...), merged into the commit's. */
+    public CommitCommand setProvenance(ObjectNode provenance) {
+        this.provenance = provenance.deepCopy();
+        return this;
+    }
+
+    public CommitCommand setProgress(ProgressListener progress) {
+        this.progress = progress;
+        return this;
+    }
+
+    /** Fixes the commit time (tests, reproducible imports). */
+    public CommitCommand setTime(Instant time) {
+        this.time = time;
+        return this;
+    }
+
+    public CommitResult call() {
+        Objects.requireNonNull(source, "source");
+        if (message == null || message.isBlank()) {
+            throw new InvalidInputException("a commit message is required (-m)");
+        }
+        if (fisher != null) {
+            checkFisher();
+        }
+        String ref = branchRef != null ? branchRef : repo.refs().headTarget();
+        for (int attempt = 1; ; attempt++) {
+            Optional<ObjectId> parent = repo.refs().read(ref);
+            Attempt a = new Attempt(parent);
+            CommitResult r = a.run(ref);
+            if (r != null) {
+                return r;
+            }
+            if (attempt == MAX_ATTEMPTS) {
+                throw new StoreException("branch " + ref + " kept moving; gave up after " + attempt + " attempts");
+            }
+        }
+    }
+
+    private void checkFisher() {
+        for (TensorInfo t : source.tensors()) {
+            TensorInfo f = fisher.info(t.name()).orElseThrow(() -> new InvalidInputException(
+                    fisher.describe() + ": Fisher has no tensor '" + t.name() + "'"));
+            if (!java.util.Arrays.equals(f.shape(), t.shape()) || !f.dtype().isFloatingPoint()) {
+                throw new InvalidInputException(fisher.describe() + ": Fisher tensor '" + t.name() + "' is "
+                        + f.dtype() + f.shapeString() + ", expected a floating-point tensor of shape " + t.shapeString());
+            }
+        }
+        if (fisher.tensors().size() != source.tensors().size()) {
+            throw new InvalidInputException(fisher.describe() + ": Fisher has " + fisher.tensors().size()
+                    + " tensors, the model has " + source.tensors().size());
+        }
+    }
+
+    /** One try at writing the commit on top of a given parent. */
+    private final class Attempt {
+        private final Optional<ObjectId> parentId;
+
+        Attempt(Optional<ObjectId> parentId) {
+            this.parentId = parentId;
+        }
+
+        /** Returns null if the branch moved under us. */
+        CommitResult run(String ref) {
+            Optional<Manifest> parentManifest = parentId.map(repo::manifestOf);
+            try (ObjectSink sink = new ObjectSink(repo.store());
+                 Arena arena = Arena.ofShared();
+                 TensorSource parent = parentId.isPresent() ? repo.openVersion(parentId.get()) : null) {
+                List<TensorInfo> layout = source.tensors();
+                Map<String, SparseTensorDelta> deltas = parent == null ? Map.of()
+                        : selection.select(parent, source, arena);
+                long total = layout.stream().mapToLong(TensorInfo::byteSize).sum();
+                progress.start("commit", total);
+                Manifest.Entry[] entries = new Manifest.Entry[layout.size()];
+                IntStream.range(0, layout.size()).parallel().forEach(i -> {
+                    TensorInfo t = layout.get(i);
+                    Optional<Manifest.Entry> prev = parentManifest.flatMap(m -> m.entry(t.name()))
+                            .filter(e -> e.info().sameLayout(t));
+                    entries[i] = entryFor(t, prev, deltas.get(t.name()), parent, sink);
+                });
+                progress.done();
+                Manifest manifest = new Manifest(List.of(entries), source.metadata());
+                ObjectId manifestId = sink.putFinal(ObjectKind.MANIFEST, manifest.encode());
+                Optional<ObjectId> fisherId = Optional.empty();
+                if (fisher != null) {
+                    List<Manifest.Entry> fe = new ArrayList<>();
+                    for (TensorInfo t : fisher.tensors()) {
+                        fe.add(new Manifest.Entry(t, sink.putChunks(fisher.data(t.name()), ProgressListener.NONE), List.of(), 0));
+                    }
+                    fisherId = Optional.of(sink.putFinal(ObjectKind.MANIFEST, new Manifest(fe, Map.of()).encode()));
+                }
+                List<ObjectId> parents = new ArrayList<>();
+                parentId.ifPresent(parents::add);
+                parents.addAll(extraParents);
+                ObjectNode prov = buildProvenance(deltas);
+                Commit commit = new Commit(manifestId, parents, author, time != null ? time : Instant.now(), message,
+                        fisherId, prov, sink.newBytes());
+                ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());
+                RocksStore.Batch batch = sink.finish();
+                RefUpdate r = repo.updateRef(ref, parentId, commitId, "commit: " + firstLine(message), batch);
+                if (r == RefUpdate.LOCK_FAILURE) {
+                    return null;
+                }
+                return new CommitResult(commitId, commit, r);
+            }
+        }
+
+        private ObjectNode buildProvenance(Map<String, SparseTensorDelta> deltas) {
+            ObjectNode prov = Json.MAPPER.createObjectNode();
+            prov.put("tool", "merit " + Repository.class.getPackage().getImplementationVersion());
+            prov.put("java", System.getProperty("java.version"));
+            prov.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+            prov.put("source", source.describe());
+            ObjectNode sel = prov.putObject("selection");
+            selection.describe(sel);
+            long kept = deltas.values().stream().mapToLong(SparseTensorDelta::count).sum();
+            sel.put("kept_entries", kept);
+            if (parentId.isPresent() && !selection.isLossless()) {
+                sel.put("kept_norm_fraction", selection.lastKeptNormFraction());
+            }
+            prov.setAll(provenance);
+            return prov;
+        }
+
+        private Manifest.Entry entryFor(TensorInfo t, Optional<Manifest.Entry> prev, SparseTensorDelta delta,
+                                        TensorSource parent, ObjectSink sink) {
+            if (prev.isEmpty()) {
+                // New tensor, or its dtype/shape changed: stored whole.
+                return keyframe(t, source.data(t.name()), sink);
+            }
+            Manifest.Entry p = prev.get();
+            if (delta == null || delta.count() == 0) {
+                progress.advance(t.byteSize());
+                return p;
+            }
+            byte[] blob = DeltaBlobs.encode(delta);
+            boolean chainFull = p.deltas().size() + 1 > Repository.MAX_CHAIN
+                    || p.deltaBytes() + blob.length > Repository.KEYFRAME_FRACTION * t.byteSize();
+            if (!chainFull) {
+                progress.advance(t.byteSize());
+                return p.withDelta(sink.putFinal(ObjectKind.DELTA, blob), blob.length);
+            }
+            if (selection.isLossless()) {
+                return keyframe(t, source.data(t.name()), sink);
+            }
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment version = a.allocate(Math.max(1, t.byteSize()), 8).asSlice(0, t.byteSize());
+                MemorySegment.copy(parent.data(t.name()), 0, version, 0, t.byteSize());
+                delta.applyInPlace(version);
+                return keyframe(t, version, sink);
+            }
+        }
+
+        private Manifest.Entry keyframe(TensorInfo t, MemorySegment data, ObjectSink sink) {
+            return new Manifest.Entry(t, sink.putChunks(data, progress), List.of(), 0);
+        }
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** Lossless: every entry whose bits differ, found with vectorized mismatch scans. */
+    static SparseTensorDelta allChanges(TensorInfo t, MemorySegment before, MemorySegment after, Arena arena) {
+        int size = t.dtype().byteSize();
+        long count = 0;
+        for (long off = MemorySegment.mismatch(before, 0, t.byteSize(), after, 0, t.byteSize()); off >= 0; ) {
+            long elem = off / size;
+            count++;
+            long next = (elem + 1) * size;
+            if (next >= t.byteSize()) {
+                break;
+            }
+            long m = MemorySegment.mismatch(before, next, t.byteSize(), after, next, t.byteSize());
+            off = m < 0 ? -1 : next + m;
+        }
+        MemorySegment pos = arena.allocate(Math.max(1, count * Long.BYTES), 8);
+        MemorySegment vals = arena.allocate(Math.max(1, count * size), 8);
+        long i = 0;
+        for (long off = MemorySegment.mismatch(before, 0, t.byteSize(), after, 0, t.byteSize()); off >= 0 && i < count; ) {
+            long elem = off / size;
+            pos.setAtIndex(SparseTensorDelta.POSITION, i, elem);
+            MemorySegment.copy(after, elem * size, vals, i * size, size);
+            i++;
+            long next = (elem + 1) * size;
+            if (next >= t.byteSize()) {
+                break;
+            }
+            long m = MemorySegment.mismatch(before, next, t.byteSize(), after, next, t.byteSize());
+            off = m < 0 ? -1 : next + m;
+        }
+        return new SparseTensorDelta(t, SparseTensorDelta.Semantics.SET, count, pos, vals);
+    }
+
+    static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+}

@@ -1,0 +1,543 @@
+package dev.merit.store;
+
+import dev.merit.delta.SparseTensorDelta;
+import dev.merit.error.InvalidInputException;
+import dev.merit.error.NotFoundException;
+import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.safetensors.SafetensorsWriter;
+import dev.merit.tensor.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+/**
+ * A Merit repository: the object store, refs and the materialized-version cache under
+ * {@code .merit/} of a working directory.
+ *
+ * <p>Use it in try-with-resources; one process opens a repository at a time (a second waits for
+ * the lock). Operations are safe to call from several threads.
+ */
+public final class Repository implements AutoCloseable {
+
+    public static final String DIR_NAME = ".merit";
+    /** Tensors are stored as chunks of this size, so unchanged stretches of a rewritten tensor deduplicate. */
+    public static final int CHUNK_BYTES = 1 << 20;
+    /** A tensor gets a new keyframe once this many deltas sit on its last one... */
+    public static final int MAX_CHAIN = 16;
+    /** ...or once its deltas add up to this fraction of the tensor's dense size. */
+    public static final double KEYFRAME_FRACTION = 0.5;
+    private static final int CACHED_VERSIONS = 2;
+    private static final Pattern ANCESTOR = Pattern.compile("^(.*)~(\\d*)$");
+
+    private final Path workDir;
+    private final Path metaDir;
+    private final RocksStore store;
+    private final RefDatabase refs;
+
+    private Repository(Path workDir) {
+        this.workDir = workDir;
+        this.metaDir = workDir.resolve(DIR_NAME);
+        this.store = RocksStore.open(metaDir.resolve("db"));
+        this.refs = new RefDatabase(store);
+    }
+
+    /** Creates a repository in {@code dir}; fails if one is already there. */
+    public static Repository init(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        if (Files.exists(abs.resolve(DIR_NAME))) {
+            throw new InvalidInputException(abs + ": a Merit repository already exists here");
+        }
+        try {
+            Files.createDirectories(abs.resolve(DIR_NAME));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + abs.resolve(DIR_NAME) + ": " + e.getMessage(), e);
+        }
+        Repository repo = new Repository(abs);
+        repo.refs.setHead(RefDatabase.HEADS + "main");
+        return repo;
+    }
+
+    /** Opens the repository of {@code dir} or of its nearest ancestor that has one. */
+    public static Repository open(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        for (Path p = abs; p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve(DIR_NAME).resolve("db"))) {
+                return new Repository(p);
+            }
+        }
+        throw new NotFoundException("not a Merit repository (or any parent up to /): " + abs);
+    }
+
+    public Path workDir() {
+        return workDir;
+    }
+
+    // ---------------------------------------------------------------- objects
+
+    public Commit readCommit(ObjectId id) {
+        byte[] b = store.get(ObjectKind.COMMIT, id);
+        if (b == null) {
+            throw new NotFoundException("commit " + id + " not found");
+        }
+        return Commit.decode(id, b);
+    }
+
+    public Manifest readManifest(ObjectId id) {
+        byte[] b = store.get(ObjectKind.MANIFEST, id);
+        if (b == null) {
+            throw new StoreException("manifest " + id + " is missing from " + store.dir() + " (run merit fsck)");
+        }
+        return Manifest.decode(id, b);
+    }
+
+    /** Size of a stored object in bytes, or -1 if absent. */
+    public long objectSize(ObjectId id) {
+        byte[] v = store.get(RocksStore.Table.SIZES, id.rawUnsafe());
+        return v == null ? -1 : ByteBuffer.wrap(v).getLong();
+    }
+
+    RocksStore store() {
+        return store;
+    }
+
+    RefDatabase refs() {
+        return refs;
+    }
+
+    // ---------------------------------------------------------------- refs and revisions
+
+    /** The current branch's short name, e.g. {@code main}. */
+    public String currentBranch() {
+        String t = refs.headTarget();
+        return t.startsWith(RefDatabase.HEADS) ? t.substring(RefDatabase.HEADS.length()) : t;
+    }
+
+    public Optional<ObjectId> head() {
+        return refs.read(RefDatabase.HEAD);
+    }
+
+    /**
+     * Resolves a revision: {@code HEAD}, a branch, a tag, a full or unique-prefix commit id, or
+     * any of these followed by {@code ~N} (N-th first-parent ancestor).
+     */
+    public ObjectId resolve(String rev) {
+        if (rev == null || rev.isBlank()) {
+            throw new InvalidInputException("empty revision");
+        }
+        Matcher m = ANCESTOR.matcher(rev);
+        if (m.matches()) {
+            int n = m.group(2).isEmpty() ? 1 : Integer.parseInt(m.group(2));
+            ObjectId id = resolve(m.group(1));
+            for (int i = 0; i < n; i++) {
+                List<ObjectId> parents = readCommit(id).parents();
+                if (parents.isEmpty()) {
+                    throw new NotFoundException("revision '" + rev + "': history has only " + i + " ancestor(s)");
+                }
+                id = parents.get(0);
+            }
+            return id;
+        }
+        if (rev.equals(RefDatabase.HEAD)) {
+            return head().orElseThrow(() -> new NotFoundException("HEAD: branch '" + currentBranch() + "' has no commits yet"));
+        }
+        for (String ref : List.of(rev, RefDatabase.HEADS + rev, RefDatabase.TAGS + rev)) {
+            if (ref.startsWith("refs/")) {
+                Optional<ObjectId> id = refs.read(ref);
+                if (id.isPresent()) {
+                    return id.get();
+                }
+            }
+        }
+        if (rev.length() >= 4 && rev.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+            return resolvePrefix(rev.toLowerCase());
+        }
+        throw new NotFoundException("unknown revision '" + rev + "'");
+    }
+
+    private ObjectId resolvePrefix(String hex) {
+        if (ObjectId.isFullHex(hex)) {
+            ObjectId id = ObjectId.fromString(hex);
+            if (store.get(ObjectKind.COMMIT, id) == null) {
+                throw new NotFoundException("unknown revision '" + hex + "'");
+            }
+            return id;
+        }
+        byte[] prefix = java.util.HexFormat.of().parseHex(hex.substring(0, hex.length() & ~1));
+        List<ObjectId> matches = new ArrayList<>();
+        store.forEachKey(ObjectKind.COMMIT, prefix, k -> {
+            ObjectId id = ObjectId.fromRaw(k);
+            if (id.name().startsWith(hex)) {
+                matches.add(id);
+            }
+        });
+        if (matches.isEmpty()) {
+            throw new NotFoundException("unknown revision '" + hex + "'");
+        }
+        if (matches.size() > 1) {
+            throw new InvalidInputException("revision '" + hex + "' is ambiguous: matches " + matches.size() + " commits");
+        }
+        return matches.get(0);
+    }
+
+    /** Branches by short name. */
+    public TreeMap<String, ObjectId> branches() {
+        return shortNames(refs.list(RefDatabase.HEADS), RefDatabase.HEADS);
+    }
+
+    /** Tags by short name. */
+    public TreeMap<String, ObjectId> tags() {
+        return shortNames(refs.list(RefDatabase.TAGS), RefDatabase.TAGS);
+    }
+
+    private static TreeMap<String, ObjectId> shortNames(TreeMap<String, ObjectId> full, String prefix) {
+        TreeMap<String, ObjectId> out = new TreeMap<>();
+        full.forEach((k, v) -> out.put(k.substring(prefix.length()), v));
+        return out;
+    }
+
+    private static void checkRefName(String kind, String name) {
+        if (name.isEmpty() || !name.matches("[A-Za-z0-9._/-]+") || name.contains("..") || name.startsWith("-")
+                || name.startsWith("/") || name.endsWith("/") || name.equals(RefDatabase.HEAD)) {
+            throw new InvalidInputException("invalid " + kind + " name '" + name + "'");
+        }
+    }
+
+    public RefUpdate createBranch(String name, ObjectId at) {
+        checkRefName("branch", name);
+        return createRef(RefDatabase.HEADS + name, "branch", name, at);
+    }
+
+    public RefUpdate createTag(String name, ObjectId at) {
+        checkRefName("tag", name);
+        return createRef(RefDatabase.TAGS + name, "tag", name, at);
+    }
+
+    private RefUpdate createRef(String ref, String kind, String name, ObjectId at) {
+        readCommit(at);
+        try (RocksStore.Batch b = store.newBatch()) {
+            RefUpdate r = refs.compareAndSwap(ref, Optional.empty(), Optional.of(at), kind + ": created at " + at.abbreviate(12), b);
+            if (r == RefUpdate.LOCK_FAILURE) {
+                throw new InvalidInputException(kind + " '" + name + "' already exists");
+            }
+            return r;
+        }
+    }
+
+    public RefUpdate deleteBranch(String name) {
+        if (name.equals(currentBranch())) {
+            throw new InvalidInputException("cannot delete branch '" + name + "': it is the current branch");
+        }
+        String ref = RefDatabase.HEADS + name;
+        Optional<ObjectId> cur = refs.read(ref);
+        if (cur.isEmpty()) {
+            throw new NotFoundException("branch '" + name + "' not found");
+        }
+        try (RocksStore.Batch b = store.newBatch()) {
+            return refs.compareAndSwap(ref, cur, Optional.empty(), "branch: deleted", b);
+        }
+    }
+
+    /** Makes {@code name} the current branch; it must exist unless the repository has no commits. */
+    public void switchBranch(String name) {
+        String ref = RefDatabase.HEADS + name;
+        if (refs.read(ref).isEmpty()) {
+            throw new NotFoundException("branch '" + name + "' not found");
+        }
+        refs.setHead(ref);
+    }
+
+    /**
+     * Moves a branch (full ref name or short name) by compare-and-swap, writing nothing else.
+     * Exposed for front ends and tests that coordinate writers.
+     */
+    public RefUpdate updateBranch(String branch, Optional<ObjectId> expected, ObjectId newId, String message) {
+        String ref = branch.startsWith("refs/") || branch.equals(RefDatabase.HEAD) ? branch : RefDatabase.HEADS + branch;
+        try (RocksStore.Batch b = store.newBatch()) {
+            return refs.compareAndSwap(ref, expected, Optional.of(newId), message, b);
+        }
+    }
+
+    RefUpdate updateRef(String ref, Optional<ObjectId> expected, ObjectId newId, String message, RocksStore.Batch batch) {
+        return refs.compareAndSwap(ref, expected, Optional.of(newId), message, batch);
+    }
+
+    public List<ReflogEntry> reflog(String ref) {
+        String full = ref.equals(RefDatabase.HEAD) || ref.startsWith("refs/") ? ref : RefDatabase.HEADS + ref;
+        return refs.reflog(full);
+    }
+
+    /** Commits reachable from {@code start}, newest first (by time, then id), at most {@code max}. */
+    public List<Map.Entry<ObjectId, Commit>> log(ObjectId start, int max) {
+        List<Map.Entry<ObjectId, Commit>> out = new ArrayList<>();
+        Set<ObjectId> seen = new HashSet<>();
+        PriorityQueue<Map.Entry<ObjectId, Commit>> queue = new PriorityQueue<>(
+                Comparator.<Map.Entry<ObjectId, Commit>, java.time.Instant>comparing(e -> e.getValue().time()).reversed()
+                        .thenComparing(Map.Entry::getKey));
+        queue.add(Map.entry(start, readCommit(start)));
+        seen.add(start);
+        while (!queue.isEmpty() && out.size() < max) {
+            var e = queue.poll();
+            out.add(e);
+            for (ObjectId p : e.getValue().parents()) {
+                if (seen.add(p)) {
+                    queue.add(Map.entry(p, readCommit(p)));
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- writing versions
+
+    public CommitCommand commit() {
+        return new CommitCommand(this);
+    }
+
+    // ---------------------------------------------------------------- reading versions
+
+    /**
+     * Writes version {@code commit} to {@code out} as safetensors. Chunks are read from the
+     * store straight into the memory-mapped output, then each tensor's deltas are applied.
+     */
+    public void checkout(ObjectId commit, Path out, ProgressListener progress) {
+        Manifest m = readManifest(readCommit(commit).manifest());
+        writeManifest(m, out, progress);
+    }
+
+    /** The diagonal Fisher attached to a commit, written to {@code out}; empty if none. */
+    public boolean checkoutFisher(ObjectId commit, Path out) {
+        Optional<ObjectId> f = readCommit(commit).fisher();
+        if (f.isEmpty()) {
+            return false;
+        }
+        writeManifest(readManifest(f.get()), out, ProgressListener.NONE);
+        return true;
+    }
+
+    void writeManifest(Manifest m, Path out, ProgressListener progress) {
+        long total = m.tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
+        progress.start("checkout", total);
+        try (SafetensorsWriter w = SafetensorsWriter.create(out, m.layout(), m.metadata())) {
+            record ChunkTask(Manifest.Entry entry, int index) {}
+            List<ChunkTask> tasks = new ArrayList<>();
+            for (Manifest.Entry e : m.tensors()) {
+                for (int i = 0; i < e.keyframe().size(); i++) {
+                    tasks.add(new ChunkTask(e, i));
+                }
+            }
+            tasks.parallelStream().forEach(t -> {
+                MemorySegment target = ObjectSink.chunk(w.segment(t.entry().info().name()), t.index());
+                ObjectId id = t.entry().keyframe().get(t.index());
+                long n = store.readInto(ObjectKind.CHUNK, id, target);
+                if (n != target.byteSize()) {
+                    throw new StoreException("tensor '" + t.entry().info().name() + "': chunk " + id
+                            + (n < 0 ? " is missing" : " has " + n + " bytes, expected " + target.byteSize())
+                            + " (run merit fsck)");
+                }
+                progress.advance(n);
+            });
+            m.tensors().parallelStream().filter(e -> !e.deltas().isEmpty())
+                    .forEach(e -> applyDeltas(e, w.segment(e.info().name())));
+            w.finish();
+        }
+        progress.done();
+    }
+
+    void applyDeltas(Manifest.Entry e, MemorySegment tensor) {
+        for (ObjectId id : e.deltas()) {
+            byte[] blob = store.get(ObjectKind.DELTA, id);
+            if (blob == null) {
+                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is missing (run merit fsck)");
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                DeltaBlobs.decode("delta " + id, e.info(), blob, arena).applyInPlace(tensor);
+            }
+        }
+    }
+
+    /**
+     * A read-only view of a version, materialized once into {@code .merit/cache} and memory-mapped
+     * from there, so comparing against it does not hold the model in memory.
+     */
+    public SafetensorsFile openVersion(ObjectId commit) {
+        Path cache = metaDir.resolve("cache");
+        Path file = cache.resolve(commit.name() + ".safetensors");
+        try {
+            Files.createDirectories(cache);
+            if (!Files.exists(file)) {
+                checkout(commit, file, ProgressListener.NONE);
+                evictCache(cache, file);
+            } else {
+                Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis()));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cache " + cache + ": " + e.getMessage(), e);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    private static void evictCache(Path cache, Path keep) throws IOException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(cache)) {
+            files = s.filter(p -> p.toString().endsWith(".safetensors") && !p.equals(keep))
+                    .sorted(Comparator.comparing((Path p) -> p.toFile().lastModified()).reversed()).toList();
+        }
+        for (int i = CACHED_VERSIONS - 1; i < files.size(); i++) {
+            Files.deleteIfExists(files.get(i));
+        }
+    }
+
+    /** Tensors of version {@code commit} as a manifest, for statistics without materializing. */
+    public Manifest manifestOf(ObjectId commit) {
+        return readManifest(readCommit(commit).manifest());
+    }
+
+    // ---------------------------------------------------------------- maintenance
+
+    /** Every object reachable from refs and reflogs, by kind. */
+    Map<ObjectKind, Set<ObjectId>> reachable(List<String> problems) {
+        Map<ObjectKind, Set<ObjectId>> seen = new LinkedHashMap<>();
+        for (ObjectKind k : ObjectKind.values()) {
+            seen.put(k, new HashSet<>());
+        }
+        List<ObjectId> roots = new ArrayList<>(refs.list("refs/").values());
+        refs.allReflogs().forEach(r -> r.newId().ifPresent(roots::add));
+        List<ObjectId> stack = new ArrayList<>(roots);
+        while (!stack.isEmpty()) {
+            ObjectId id = stack.remove(stack.size() - 1);
+            if (!seen.get(ObjectKind.COMMIT).add(id)) {
+                continue;
+            }
+            byte[] b = store.get(ObjectKind.COMMIT, id);
+            if (b == null) {
+                problems.add("missing commit " + id);
+                continue;
+            }
+            Commit c;
+            try {
+                c = Commit.decode(id, b);
+            } catch (RuntimeException e) {
+                problems.add("unreadable commit " + id + ": " + e.getMessage());
+                continue;
+            }
+            stack.addAll(c.parents());
+            List<ObjectId> manifests = new ArrayList<>();
+            manifests.add(c.manifest());
+            c.fisher().ifPresent(manifests::add);
+            for (ObjectId mid : manifests) {
+                if (!seen.get(ObjectKind.MANIFEST).add(mid)) {
+                    continue;
+                }
+                byte[] mb = store.get(ObjectKind.MANIFEST, mid);
+                if (mb == null) {
+                    problems.add("missing manifest " + mid + " (of commit " + id.abbreviate(12) + ")");
+                    continue;
+                }
+                try {
+                    Manifest m = Manifest.decode(mid, mb);
+                    for (Manifest.Entry e : m.tensors()) {
+                        seen.get(ObjectKind.CHUNK).addAll(e.keyframe());
+                        seen.get(ObjectKind.DELTA).addAll(e.deltas());
+                    }
+                } catch (RuntimeException e) {
+                    problems.add("unreadable manifest " + mid + ": " + e.getMessage());
+                }
+            }
+        }
+        return seen;
+    }
+
+    /** Re-hashes every reachable object; reports missing and corrupted ones. */
+    public FsckReport fsck(ProgressListener progress) {
+        List<String> problems = new ArrayList<>();
+        Map<ObjectKind, Set<ObjectId>> reach = reachable(problems);
+        long total = reach.values().stream().mapToLong(Set::size).sum();
+        progress.start("fsck", total);
+        List<String> found = java.util.Collections.synchronizedList(new ArrayList<>());
+        reach.forEach((kind, ids) -> ids.parallelStream().forEach(id -> {
+            byte[] b = store.get(kind, id);
+            if (b == null) {
+                found.add("missing " + kind.name().toLowerCase() + " " + id);
+            } else if (!ObjectSink.hash(kind, b).equals(id)) {
+                found.add("corrupt " + kind.name().toLowerCase() + " " + id + ": content hashes to "
+                        + ObjectSink.hash(kind, b));
+            }
+            progress.advance(1);
+        }));
+        progress.done();
+        problems.addAll(found);
+        problems.sort(null);
+        return new FsckReport(total, problems);
+    }
+
+    /** Deletes objects no ref or reflog entry reaches. */
+    public GcReport gc() {
+        List<String> problems = new ArrayList<>();
+        Map<ObjectKind, Set<ObjectId>> reach = reachable(problems);
+        if (!problems.isEmpty()) {
+            throw new StoreException("refusing to gc a damaged repository: " + problems.get(0) + " (run merit fsck)");
+        }
+        long removed = 0;
+        long bytes = 0;
+        try (RocksStore.Batch b = store.newBatch()) {
+            for (ObjectKind kind : ObjectKind.values()) {
+                List<ObjectId> dead = new ArrayList<>();
+                store.forEachKey(kind, null, k -> {
+                    ObjectId id = ObjectId.fromRaw(k);
+                    if (!reach.get(kind).contains(id)) {
+                        dead.add(id);
+                    }
+                });
+                for (ObjectId id : dead) {
+                    bytes += Math.max(0, objectSize(id));
+                    b.delete(kind, id);
+                    b.delete(RocksStore.Table.SIZES, id.rawUnsafe());
+                    removed++;
+                }
+            }
+            store.write(b, true);
+        }
+        store.compact();
+        return new GcReport(removed, bytes);
+    }
+
+    /** For tests: direct access to corrupt or drop objects the way a failing disk would. */
+    void corruptForTest(ObjectKind kind, ObjectId id, byte[] replacement) {
+        try (RocksStore.Batch b = store.newBatch()) {
+            if (replacement == null) {
+                b.delete(kind, id);
+            } else {
+                b.put(kind, id, replacement);
+            }
+            store.write(b, true);
+        }
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+
+    static List<Integer> indices(int n) {
+        return IntStream.range(0, n).boxed().toList();
+    }
+}
