@@ -1,0 +1,87 @@
+package dev.merit.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.merit.safetensors.Safetensors;
+import dev.merit.store.CommitResult;
+import dev.merit.store.Repository;
+import dev.merit.store.Selection;
+import dev.merit.tensor.TensorInfo;
+import dev.merit.tensor.TensorSource;
+import java.nio.file.Path;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "commit", header = "Record a model file as the next version of the current branch.",
+        description = {
+            "Without --density or --threshold the commit is lossless. With one of them only the selected",
+            "entries of the change are kept: the version equals FILE there and the parent elsewhere."})
+final class CommitCli extends BaseCommand {
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "safetensors file or *.safetensors.index.json")
+    Path file;
+
+    @Option(names = {"-m", "--message"}, required = true, description = "Commit message.")
+    String message;
+
+    @ArgGroup(exclusive = true)
+    Sparsity sparsity;
+
+    static final class Sparsity {
+        @Option(names = "--density", paramLabel = "D",
+                description = "Keep the D x (number of parameters) changed entries with the largest |change|, over all tensors.")
+        Double density;
+
+        @Option(names = "--threshold", paramLabel = "T", description = "Keep the entries with |change| > T.")
+        Double threshold;
+    }
+
+    @Option(names = "--fisher", paramLabel = "FISHER_FILE",
+            description = "Attach a diagonal Fisher (same tensor names and shapes as FILE) for Fisher-weighted merges.")
+    Path fisher;
+
+    @Option(names = "--author", description = "Author (default: the user name).")
+    String author;
+
+    @Option(names = "--json", description = "Print the result as JSON.")
+    boolean json;
+
+    @Override
+    int run() throws Exception {
+        Selection selection = sparsity == null ? Selection.lossless()
+                : sparsity.density != null ? Selection.density(sparsity.density)
+                : Selection.threshold(sparsity.threshold);
+        try (Repository repo = openRepository();
+             TensorSource source = Safetensors.open(existingFile(file));
+             TensorSource fisherSource = fisher == null ? null : Safetensors.open(existingFile(fisher))) {
+            var cmd = repo.commit().setSource(source).setMessage(message).setSelection(selection)
+                    .setFisher(fisherSource).setProgress(progress(json));
+            if (author != null) {
+                cmd.setAuthor(author);
+            }
+            CommitResult r = cmd.call();
+            long dense = source.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
+            JsonNode sel = r.commit().provenance().path("selection");
+            if (json) {
+                ObjectNode n = JSON.createObjectNode();
+                n.put("commit", r.id().name());
+                n.put("branch", repo.currentBranch());
+                n.put("stored_bytes", r.commit().storedBytes());
+                n.put("dense_bytes", dense);
+                n.set("selection", sel);
+                printJson(n);
+                return ExitCode.OK;
+            }
+            out().printf("[%s %s] %s%n", repo.currentBranch(), r.id().abbreviate(12), r.commit().message());
+            out().printf("stored %s (%s of the dense %s)%n", Format.bytes(r.commit().storedBytes()),
+                    Format.percent(dense == 0 ? 0 : (double) r.commit().storedBytes() / dense), Format.bytes(dense));
+            if (sel.has("kept_norm_fraction")) {
+                out().printf("kept %d changed entries carrying %s of the change's L2 norm%n",
+                        sel.path("kept_entries").asLong(), Format.percent(sel.path("kept_norm_fraction").asDouble()));
+            }
+        }
+        return ExitCode.OK;
+    }
+}

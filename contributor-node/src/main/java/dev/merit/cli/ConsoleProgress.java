@@ -1,0 +1,36 @@
+package dev.merit.cli;
+
+import dev.merit.store.ProgressListener;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** Shows a {@link ProgressListener}'s work as a terminal progress bar in MiB. */
+final class ConsoleProgress implements ProgressListener {
+
+    private ProgressBar bar;
+
+    @Override
+    public synchronized void start(String task, long totalBytes) {
+        done();
+        bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(totalBytes)
+                .setUnit(" MiB", 1 << 20).showSpeed().setStyle(ProgressBarStyle.ASCII)
+                .continuousUpdate().build();
+    }
+
+    @Override
+    public void advance(long bytes) {
+        ProgressBar b = bar;
+        if (b != null) {
+            b.stepBy(bytes);
+        }
+    }
+
+    @Override
+    public synchronized void done() {
+        if (bar != null) {
+            bar.close();
+            bar = null;
+        }
+    }
+}

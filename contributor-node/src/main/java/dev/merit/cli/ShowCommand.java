@@ -1,0 +1,76 @@
+package dev.merit.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.merit.delta.ChangeStats;
+import dev.merit.delta.ChangeSummary;
+import dev.merit.store.Commit;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import dev.merit.tensor.TensorInfo;
+import dev.merit.tensor.TensorSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "show", header = "Show a commit: its metadata, what it changed, and the bytes it added to the store.")
+final class ShowCommand extends BaseCommand {
+
+    @Parameters(arity = "0..1", paramLabel = "REV")
+    String rev = "HEAD";
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    @Override
+    int run() throws Exception {
+        try (Repository repo = openRepository()) {
+            ObjectId id = repo.resolve(rev);
+            Commit c = repo.readCommit(id);
+            long dense = repo.manifestOf(id).tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
+            long added = c.storedBytes() + repo.objectSize(id);
+            ChangeSummary s;
+            try (TensorSource after = repo.openVersion(id);
+                 TensorSource before = c.parents().isEmpty() ? Sources.empty() : repo.openVersion(c.parents().get(0))) {
+                s = ChangeStats.compare(before, after);
+            }
+            if (json) {
+                ObjectNode n = CommitJson.of(id, c);
+                n.put("added_bytes", added);
+                n.put("dense_bytes", dense);
+                n.put("added_fraction_of_dense", dense == 0 ? 0 : (double) added / dense);
+                n.set("changes", ChangeReport.toJson(s));
+                printJson(n);
+                return ExitCode.OK;
+            }
+            out().println("commit " + id.name());
+            if (!c.parents().isEmpty()) {
+                out().println("Parents: " + String.join(" ", c.parents().stream().map(p -> p.abbreviate(12)).toList()));
+            }
+            out().println("Author:  " + c.author());
+            out().println("Date:    " + c.time());
+            c.fisher().ifPresent(f -> out().println("Fisher:  attached"));
+            out().println();
+            c.message().lines().forEach(l -> out().println("    " + l));
+            out().println();
+            out().printf("added %s to the store (%s of the dense model, %s)%n", Format.bytes(added),
+                    Format.percent(dense == 0 ? 0 : (double) added / dense), Format.bytes(dense));
+            var sel = c.provenance().path("selection");
+            if (sel.has("mode")) {
+                out().println("selection: " + sel.path("mode").asText()
+                        + (sel.has("kept_norm_fraction") ? ", kept " + Format.percent(sel.path("kept_norm_fraction").asDouble())
+                        + " of the change's L2 norm" : ""));
+            }
+            out().println();
+            ChangeReport.print(s, out(), true);
+        }
+        return ExitCode.OK;
+    }
+
+    static long denseBytes(Iterable<TensorInfo> tensors) {
+        long n = 0;
+        for (TensorInfo t : tensors) {
+            n += t.byteSize();
+        }
+        return n;
+    }
+}
