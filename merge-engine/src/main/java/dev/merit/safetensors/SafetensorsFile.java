@@ -2,6 +2,7 @@ package dev.merit.safetensors;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -44,8 +45,11 @@ public final class SafetensorsFile implements TensorSource {
     public static final long MAX_HEADER_BYTES = 100L * 1000 * 1000;
 
     static final String METADATA_KEY = "__metadata__";
+    // Duplicate keys and anything after the top-level value are refused: both would let two
+    // readers of the same file disagree about its contents.
     static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Path path;
     private final Arena arena;

@@ -41,6 +41,9 @@ public final class SafetensorsWriter implements AutoCloseable {
         byte[] header = SafetensorsFile.headerBytes(layout, metadata);
         long offset = 0;
         for (TensorInfo t : layout) {
+            if (t.name().equals(SafetensorsFile.METADATA_KEY)) {
+                throw new InvalidInputException(target + ": a tensor cannot be named " + SafetensorsFile.METADATA_KEY);
+            }
             long size = t.byteSize();
             if (ranges.put(t.name(), new long[] {offset, size}) != null) {
                 throw new InvalidInputException(target + ": tensor '" + t.name() + "' appears twice");

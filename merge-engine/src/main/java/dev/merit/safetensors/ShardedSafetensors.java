@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,10 +26,15 @@ import java.util.TreeMap;
 /**
  * A checkpoint split over several safetensors files and described by a
  * {@code *.safetensors.index.json} ({@code {"metadata": {...}, "weight_map": {tensor: file}}}).
+ * The index's {@code metadata} (strings, without {@code total_size}) is the checkpoint's
+ * {@link #metadata()}; shard files must sit in the index's folder or below it.
  */
 public final class ShardedSafetensors implements TensorSource {
 
     public static final String INDEX_SUFFIX = ".safetensors.index.json";
+
+    /** Index metadata key holding the data size, as Hugging Face writes it; not part of {@link #metadata()}. */
+    static final String TOTAL_SIZE = "total_size";
 
     private final Path index;
     private final Map<String, SafetensorsFile> shardOf;
@@ -47,6 +53,11 @@ public final class ShardedSafetensors implements TensorSource {
         this.infos = Collections.unmodifiableList(all);
     }
 
+    /**
+     * Opens the index and every shard it names. A malformed index, a shard outside the index's
+     * folder, a missing shard or a tensor missing from its shard is an {@link InvalidInputException}
+     * naming the index; a missing index is a {@link NotFoundException}.
+     */
     public static ShardedSafetensors open(Path index) {
         JsonNode root;
         try {
@@ -65,26 +76,33 @@ public final class ShardedSafetensors implements TensorSource {
         JsonNode md = root.path("metadata");
         for (Iterator<Map.Entry<String, JsonNode>> it = md.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals(TOTAL_SIZE)) {
+                continue; // describes the index, not the model: recomputed on write
+            }
             metadata.put(e.getKey(), e.getValue().isTextual() ? e.getValue().textValue() : e.getValue().toString());
         }
-        Path dir = index.toAbsolutePath().getParent();
-        Map<String, SafetensorsFile> files = new LinkedHashMap<>();
+        Path dir = index.toAbsolutePath().normalize().getParent();
+        Map<Path, SafetensorsFile> files = new LinkedHashMap<>();
         Map<String, SafetensorsFile> shardOf = new LinkedHashMap<>();
         try {
             for (Iterator<Map.Entry<String, JsonNode>> it = root.get("weight_map").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                String file = e.getValue().asText();
-                Path shardPath = dir.resolve(file).normalize();
-                if (!shardPath.startsWith(dir)) {
-                    throw new InvalidInputException(index + ": tensor '" + e.getKey() + "' points outside the index's folder: " + file);
+                String where = index + ": tensor '" + e.getKey() + "'";
+                if (!e.getValue().isTextual()) {
+                    throw new InvalidInputException(where + ": shard must be a string file name, not " + e.getValue());
                 }
-                SafetensorsFile shard = files.get(file);
+                String file = e.getValue().textValue();
+                Path shardPath = resolveShard(dir, file, where);
+                SafetensorsFile shard = files.get(shardPath);
                 if (shard == null) {
+                    if (!Files.isRegularFile(shardPath)) {
+                        throw new InvalidInputException(where + ": shard file '" + file + "' does not exist");
+                    }
                     shard = SafetensorsFile.open(shardPath);
-                    files.put(file, shard);
+                    files.put(shardPath, shard);
                 }
                 if (shard.info(e.getKey()).isEmpty()) {
-                    throw new InvalidInputException(index + ": tensor '" + e.getKey() + "' is not in shard " + file);
+                    throw new InvalidInputException(where + " is not in shard " + file);
                 }
                 shardOf.put(e.getKey(), shard);
             }
@@ -93,6 +111,20 @@ public final class ShardedSafetensors implements TensorSource {
             throw e;
         }
         return new ShardedSafetensors(index, shardOf, new ArrayList<>(files.values()), Collections.unmodifiableMap(metadata));
+    }
+
+    /** Resolves a weight_map entry against the index's folder, refusing anything that leaves it. */
+    private static Path resolveShard(Path dir, String file, String where) {
+        Path shardPath;
+        try {
+            shardPath = dir.resolve(file).normalize();
+        } catch (InvalidPathException e) {
+            throw new InvalidInputException(where + ": invalid shard file name '" + file.replace("\0", "\\0") + "'");
+        }
+        if (!shardPath.startsWith(dir) || shardPath.equals(dir)) {
+            throw new InvalidInputException(where + " points outside the index's folder: '" + file + "'");
+        }
+        return shardPath;
     }
 
     @Override
@@ -166,8 +198,12 @@ public final class ShardedSafetensors implements TensorSource {
         }
         ObjectNode root = SafetensorsFile.JSON.createObjectNode();
         ObjectNode md = root.putObject("metadata");
-        source.metadata().forEach(md::put);
-        md.put("total_size", Long.toString(total));
+        source.metadata().forEach((k, v) -> {
+            if (!k.equals(TOTAL_SIZE)) {
+                md.put(k, v);
+            }
+        });
+        md.put(TOTAL_SIZE, total);
         ObjectNode wm = root.putObject("weight_map");
         weightMap.forEach(wm::put);
         Path indexPath = dir.resolve(prefix + INDEX_SUFFIX);
