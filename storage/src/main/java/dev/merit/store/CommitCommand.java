@@ -7,7 +7,6 @@ import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -246,37 +245,4 @@ public final class CommitCommand {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    /** Lossless: every entry whose bits differ, found with vectorized mismatch scans. */
-    static SparseTensorDelta allChanges(TensorInfo t, MemorySegment before, MemorySegment after, Arena arena) {
-        int size = t.dtype().byteSize();
-        long count = 0;
-        for (long off = MemorySegment.mismatch(before, 0, t.byteSize(), after, 0, t.byteSize()); off >= 0; ) {
-            long elem = off / size;
-            count++;
-            long next = (elem + 1) * size;
-            if (next >= t.byteSize()) {
-                break;
-            }
-            long m = MemorySegment.mismatch(before, next, t.byteSize(), after, next, t.byteSize());
-            off = m < 0 ? -1 : next + m;
-        }
-        MemorySegment pos = arena.allocate(Math.max(1, count * Long.BYTES), 8);
-        MemorySegment vals = arena.allocate(Math.max(1, count * size), 8);
-        long i = 0;
-        for (long off = MemorySegment.mismatch(before, 0, t.byteSize(), after, 0, t.byteSize()); off >= 0 && i < count; ) {
-            long elem = off / size;
-            pos.setAtIndex(SparseTensorDelta.POSITION, i, elem);
-            MemorySegment.copy(after, elem * size, vals, i * size, size);
-            i++;
-            long next = (elem + 1) * size;
-            if (next >= t.byteSize()) {
-                break;
-            }
-            long m = MemorySegment.mismatch(before, next, t.byteSize(), after, next, t.byteSize());
-            off = m < 0 ? -1 : next + m;
-        }
-        return new SparseTensorDelta(t, SparseTensorDelta.Semantics.SET, count, pos, vals);
-    }
-
-    static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
 }

@@ -6,10 +6,12 @@ import dev.merit.error.InvalidInputException;
 import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
 import java.lang.foreign.Arena;
+import dev.merit.delta.Sparsifier;
+import dev.merit.delta.SparsifyResult;
+import dev.merit.delta.TensorPair;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Which entries of a change a commit keeps: all of them (lossless), the global top-k by
@@ -48,24 +50,29 @@ public abstract sealed class Selection permits Selection.Lossless, Selection.Den
         return keptNormFraction;
     }
 
-    void keptNormFraction(double f) {
-        this.keptNormFraction = f;
-    }
-
     abstract void describe(ObjectNode node);
 
     /**
      * The delta per tensor present in both {@code parent} and {@code source} with the same dtype
      * and shape, allocated in {@code arena}. Tensors without changes may be absent.
      */
-    abstract Map<String, SparseTensorDelta> select(TensorSource parent, TensorSource source, Arena arena);
-
-    static List<TensorInfo> common(TensorSource parent, TensorSource source) {
-        return source.tensors().stream().filter(t -> {
-            Optional<TensorInfo> p = parent.info(t.name());
-            return p.isPresent() && p.get().sameLayout(t);
-        }).toList();
+    Map<String, SparseTensorDelta> select(TensorSource parent, TensorSource source, Arena arena) {
+        List<TensorPair> pairs = source.tensors().stream()
+                .filter(t -> parent.info(t.name()).filter(p -> p.sameLayout(t)).isPresent())
+                .map(t -> new TensorPair(t, parent.data(t.name()), source.data(t.name())))
+                .toList();
+        SparsifyResult r = sparsifier(source).sparsify(pairs, arena);
+        keptNormFraction = r.keptNormFraction();
+        Map<String, SparseTensorDelta> out = new HashMap<>();
+        for (SparseTensorDelta d : r.deltas()) {
+            if (d.count() > 0) {
+                out.put(d.info().name(), d);
+            }
+        }
+        return out;
     }
+
+    abstract Sparsifier sparsifier(TensorSource source);
 
     static final class Lossless extends Selection {
         @Override
@@ -74,15 +81,8 @@ public abstract sealed class Selection permits Selection.Lossless, Selection.Den
         }
 
         @Override
-        Map<String, SparseTensorDelta> select(TensorSource parent, TensorSource source, Arena arena) {
-            Map<String, SparseTensorDelta> out = new ConcurrentHashMap<>();
-            common(parent, source).parallelStream().forEach(t -> {
-                SparseTensorDelta d = CommitCommand.allChanges(t, parent.data(t.name()), source.data(t.name()), arena);
-                if (d.count() > 0) {
-                    out.put(t.name(), d);
-                }
-            });
-            return out;
+        Sparsifier sparsifier(TensorSource source) {
+            return Sparsifier.allChanges();
         }
     }
 
@@ -100,8 +100,10 @@ public abstract sealed class Selection permits Selection.Lossless, Selection.Den
         }
 
         @Override
-        Map<String, SparseTensorDelta> select(TensorSource parent, TensorSource source, Arena arena) {
-            throw new UnsupportedOperationException("pending Sparsifier");
+        Sparsifier sparsifier(TensorSource source) {
+            // k counts every parameter of the new version, as FISH-style sparse updates define density.
+            long params = source.tensors().stream().mapToLong(TensorInfo::numel).sum();
+            return Sparsifier.topK(Math.round(density * params));
         }
     }
 
@@ -119,8 +121,8 @@ public abstract sealed class Selection permits Selection.Lossless, Selection.Den
         }
 
         @Override
-        Map<String, SparseTensorDelta> select(TensorSource parent, TensorSource source, Arena arena) {
-            throw new UnsupportedOperationException("pending Sparsifier");
+        Sparsifier sparsifier(TensorSource source) {
+            return Sparsifier.threshold(threshold);
         }
     }
 }
