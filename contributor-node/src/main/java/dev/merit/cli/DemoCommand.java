@@ -67,7 +67,7 @@ final class DemoCommand extends BaseCommand {
 
     /** A transformer-shaped stack of F32 and BF16 tensors with N(0, 0.02) weights. */
     private static void writeModel(Path path, long params, long seed) {
-        long width = Math.max(8, (long) Math.sqrt(params / 8.0));
+        long width = Math.max(8, (long) Math.sqrt(params / 10.0)); // the layout below has about 10 x width^2 entries
         List<TensorInfo> layout = List.of(
                 TensorInfo.of("embed.weight", DType.F32, 2 * width, width),
                 TensorInfo.of("layers.0.attn.weight", DType.F32, width, 2 * width),

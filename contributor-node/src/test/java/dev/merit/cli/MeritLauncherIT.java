@@ -1,0 +1,77 @@
+package dev.merit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.merit.tensor.DType;
+import dev.merit.testing.TestModels;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Drives the real {@code ./merit} launcher script (runs after the CLI is packaged). */
+class MeritLauncherIT {
+
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    static Path repoRoot() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve("merit")) && Files.isRegularFile(p.resolve("mvnw"))) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no ./merit above " + Path.of("").toAbsolutePath());
+    }
+
+    private Run merit(Map<String, String> env, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(repoRoot().resolve("merit").toString());
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
+        pb.environment().putAll(env);
+        Path out = dir.resolve("stdout.txt");
+        Path err = dir.resolve("stderr.txt");
+        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process p = pb.start();
+        if (!p.waitFor(5, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("./merit " + String.join(" ", args) + " did not finish");
+        }
+        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void launcherRunsCommandsWithExitCodes() throws Exception {
+        TestModels.builder().tensor("w", DType.F32, 32, 32).write(dir.resolve("m.safetensors"));
+        Run version = merit(Map.of(), "--version");
+        assertEquals(0, version.code(), version.toString());
+        assertTrue(version.out().startsWith("merit "), version.out());
+        assertFalse(version.err().contains("building"), "the packaged CLI is up to date, no rebuild: " + version.err());
+
+        Run init = merit(Map.of(), "init", "--from", "m.safetensors", "-m", "first");
+        assertEquals(0, init.code(), init.toString());
+        Run log = merit(Map.of(), "-C", ".", "log", "--oneline");
+        assertEquals(0, log.code(), log.toString());
+        assertTrue(log.out().trim().endsWith(" first"), log.out());
+
+        Run missing = merit(Map.of(), "show", "HEAD~3");
+        assertEquals(3, missing.code(), missing.toString());
+        assertTrue(missing.err().startsWith("merit: "), missing.err());
+
+        // MERIT_JAVA_OPTS reaches the JVM: -version makes it print its version and exit.
+        Run opts = merit(Map.of("MERIT_JAVA_OPTS", "-version"), "log");
+        assertEquals(0, opts.code(), opts.toString());
+        assertTrue(opts.err().contains("version \"2"), opts.err());
+    }
+}
