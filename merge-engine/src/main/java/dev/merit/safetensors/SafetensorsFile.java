@@ -93,6 +93,20 @@ public final class SafetensorsFile implements TensorSource {
         }
     }
 
+    /**
+     * Parses safetensors bytes already in memory, naming them {@code path} in messages; the
+     * mutation tests use it to check tens of thousands of variants without touching the disk.
+     */
+    static SafetensorsFile parse(Path path, MemorySegment content) {
+        Arena arena = Arena.ofConfined();
+        try {
+            return parse(path, arena, content);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
     private static SafetensorsFile parse(Path path, Arena arena, MemorySegment file) {
         long size = file.byteSize();
         if (size < 8) {
