@@ -40,6 +40,7 @@ public final class CommitCommand {
     private ObjectNode provenance = Json.MAPPER.createObjectNode();
     private ProgressListener progress = ProgressListener.NONE;
     private Instant time;
+    private java.util.function.BiConsumer<ObjectId, Transaction> alsoWrite = (id, tx) -> {};
 
     CommitCommand(Repository repo) {
         this.repo = repo;
@@ -96,6 +97,15 @@ public final class CommitCommand {
     /** Fixes the commit time (tests, reproducible imports). */
     public CommitCommand setTime(Instant time) {
         this.time = time;
+        return this;
+    }
+
+    /**
+     * Adds records and events (given the new commit's id) to the commit's own atomic batch, so
+     * they exist if and only if the commit does.
+     */
+    public CommitCommand alsoWrite(java.util.function.BiConsumer<ObjectId, Transaction> rows) {
+        this.alsoWrite = Objects.requireNonNull(rows);
         return this;
     }
 
@@ -181,6 +191,7 @@ public final class CommitCommand {
                         fisherId, prov, sink.newBytes());
                 ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());
                 RocksStore.Batch batch = sink.finish();
+                alsoWrite.accept(commitId, new Transaction(repo, batch, false));
                 RefUpdate r = repo.updateRef(ref, parentId, commitId, "commit: " + firstLine(message), batch);
                 if (r == RefUpdate.LOCK_FAILURE) {
                     return null;

@@ -141,10 +141,8 @@ final class RefDatabase {
     }
 
     private long nextSequence(String ref) {
-        long[] last = {0};
-        store.forEach(store.family(RocksStore.Table.REFLOG), reflogPrefix(ref),
-                (k, v) -> last[0] = ByteBuffer.wrap(k, k.length - Long.BYTES, Long.BYTES).getLong());
-        return last[0] + 1;
+        byte[] last = store.lastKey(RocksStore.Table.REFLOG, reflogPrefix(ref));
+        return last == null ? 1 : ByteBuffer.wrap(last, last.length - Long.BYTES, Long.BYTES).getLong() + 1;
     }
 
     private static int indexOfZero(byte[] k) {

@@ -52,12 +52,14 @@ public final class Repository implements AutoCloseable {
     private final Path metaDir;
     private final RocksStore store;
     private final RefDatabase refs;
+    private final java.util.concurrent.atomic.AtomicLong outboxSequence;
 
     private Repository(Path workDir) {
         this.workDir = workDir;
         this.metaDir = workDir.resolve(DIR_NAME);
         this.store = RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
+        this.outboxSequence = new java.util.concurrent.atomic.AtomicLong(Outbox.lastSequence(store));
     }
 
     /** Creates a repository in {@code dir}; fails if one is already there. */
@@ -304,6 +306,34 @@ public final class Repository implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    // ---------------------------------------------------------------- records and events
+
+    /** A batch of records and outbox events written atomically by {@link Transaction#commit()}. */
+    public Transaction newTransaction() {
+        return new Transaction(this, store.newBatch(), true);
+    }
+
+    public Optional<byte[]> getRecord(String namespace, String key) {
+        return Optional.ofNullable(store.get(RocksStore.Table.RECORDS, Transaction.recordKey(namespace, key)));
+    }
+
+    /** Records of {@code namespace} whose key starts with {@code keyPrefix}, in key order. */
+    public void scanRecords(String namespace, String keyPrefix, java.util.function.BiConsumer<String, byte[]> visit) {
+        byte[] prefix = Transaction.recordKey(namespace, keyPrefix);
+        int skip = namespace.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
+        store.forEach(store.family(RocksStore.Table.RECORDS), prefix, (k, v) ->
+                visit.accept(new String(k, skip, k.length - skip, java.nio.charset.StandardCharsets.UTF_8), v));
+    }
+
+    /** Events written by transactions and commits, waiting to be published. */
+    public Outbox outbox() {
+        return new Outbox(this);
+    }
+
+    long nextOutboxSequence() {
+        return outboxSequence.incrementAndGet();
     }
 
     // ---------------------------------------------------------------- writing versions

@@ -31,8 +31,11 @@ final class RocksStore implements AutoCloseable {
         RocksDB.loadLibrary();
     }
 
-    /** SIZES maps every object id to its size, so existence checks never read tensor bytes. */
-    enum Table { REFS, REFLOG, SIZES, META }
+    /**
+     * SIZES maps every object id to its size, so existence checks never read tensor bytes;
+     * RECORDS holds front ends' own rows (proposals, tokens); OUTBOX holds events not yet published.
+     */
+    enum Table { REFS, REFLOG, SIZES, META, RECORDS, OUTBOX }
 
     /** Values at least this large go to blob files, so compaction does not rewrite tensor bytes. */
     private static final long MIN_BLOB_BYTES = 4096;
@@ -242,6 +245,22 @@ final class RocksStore implements AutoCloseable {
             } catch (RocksDBException e) {
                 throw wrap("scanning " + kind, e);
             }
+        } finally {
+            exit();
+        }
+    }
+
+    /** The largest key of table {@code t} starting with {@code prefix}, or null. */
+    byte[] lastKey(Table t, byte[] prefix) {
+        enter();
+        try (RocksIterator it = db.newIterator(tables.get(t))) {
+            byte[] bound = java.util.Arrays.copyOf(prefix, prefix.length + 16);
+            java.util.Arrays.fill(bound, prefix.length, bound.length, (byte) 0xff);
+            it.seekForPrev(bound);
+            if (it.isValid() && startsWith(it.key(), prefix)) {
+                return it.key();
+            }
+            return null;
         } finally {
             exit();
         }
