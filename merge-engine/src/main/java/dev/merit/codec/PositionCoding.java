@@ -13,8 +13,6 @@ public enum PositionCoding {
     RICE(2),
     /** Golomb-Rice codes of the gaps between the positions that are <em>not</em> changed (for density > 1/2). */
     RICE_COMPLEMENT(3),
-    /** One bit per entry, LSB first. */
-    BITMAP(4),
     /** The positions of a mask the receiver already has, named by its SHA-256 digest: nothing stored. */
     FIXED_MASK(5);
 

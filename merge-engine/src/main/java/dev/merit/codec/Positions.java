@@ -4,12 +4,12 @@ import dev.merit.codec.CorruptDeltaException.Reason;
 import dev.merit.delta.SparseTensorDelta;
 import dev.merit.error.InvalidInputException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Position codings. Rice codes on gaps cost within a few percent of log2 C(n, k) for uniformly
  * spread positions at any density up to 1/2 (expected worst case ~4%, near k/n = 0.38); above
- * 1/2 the complement is coded instead, and a plain bitmap is kept for when it is smaller.
+ * 1/2 the complement is coded instead. There is no bitmap coding: Rice with parameter 0 on the
+ * gaps is bit for bit a bitmap cut after the last position, so it is never larger.
  */
 final class Positions {
 
@@ -53,11 +53,7 @@ final class Positions {
         if (k == n) {
             return new Plan(PositionCoding.ALL, 0, 0);
         }
-        Plan best = new Plan(PositionCoding.BITMAP, 0, n);
-        Plan direct = bestRice(PositionCoding.RICE, k, g -> directGaps(d, g));
-        if (direct.bits <= best.bits) {
-            best = direct;
-        }
+        Plan best = bestRice(PositionCoding.RICE, k, g -> directGaps(d, g));
         Plan complement = bestRice(PositionCoding.RICE_COMPLEMENT, n - k, g -> complementGaps(d, g));
         if (complement.bits < best.bits) {
             best = complement;
@@ -144,13 +140,6 @@ final class Positions {
                 long written = w.finish();
                 assert written == plan.rawBytes();
             }
-            case BITMAP -> {
-                for (long i = 0; i < d.count(); i++) {
-                    long p = d.position(i);
-                    long at = p >>> 3;
-                    out.set(ValueLayout.JAVA_BYTE, at, (byte) (out.get(ValueLayout.JAVA_BYTE, at) | (1 << (p & 7))));
-                }
-            }
             default -> {
                 // nothing stored
             }
@@ -208,29 +197,6 @@ final class Positions {
                     prevC = c;
                 }
                 r.expectEnd();
-            }
-            case BITMAP -> {
-                long bytes = raw.byteSize();
-                long ones = 0;
-                for (long at = 0; at < bytes; at++) {
-                    ones += Integer.bitCount(raw.get(ValueLayout.JAVA_BYTE, at) & 0xff);
-                }
-                int tailBits = (int) (n & 7);
-                if (tailBits != 0 && (raw.get(ValueLayout.JAVA_BYTE, bytes - 1) & 0xff) >>> tailBits != 0) {
-                    throw new CorruptDeltaException(Reason.BAD_POSITIONS, what + ": bitmap marks positions past " + n);
-                }
-                if (ones != count) {
-                    throw new CorruptDeltaException(Reason.BAD_POSITIONS, what + ": bitmap has " + ones + " positions, header says " + count);
-                }
-                long k = 0;
-                for (long at = 0; at < bytes; at++) {
-                    int v = raw.get(ValueLayout.JAVA_BYTE, at) & 0xff;
-                    while (v != 0) {
-                        int bit = Integer.numberOfTrailingZeros(v);
-                        out.setAtIndex(SparseTensorDelta.POSITION, k++, (at << 3) + bit);
-                        v &= v - 1;
-                    }
-                }
             }
             case FIXED_MASK -> throw new IllegalStateException("fixed-mask positions come from the mask");
         }

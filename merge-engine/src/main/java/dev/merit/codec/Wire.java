@@ -186,7 +186,7 @@ final class Wire {
                 case ALL -> count == numel;
                 case RICE -> count > 0;
                 case RICE_COMPLEMENT -> count < numel;
-                case BITMAP, FIXED_MASK -> true;
+                case FIXED_MASK -> true;
             };
             if (!fits) {
                 throw new CorruptDeltaException(Reason.BAD_HEADER, what + ": position coding " + pc + " cannot hold " + count + " of " + numel + " entries");
@@ -232,7 +232,6 @@ final class Wire {
             long m = pc == PositionCoding.RICE ? count : numel - count;
             boolean ok = switch (pc) {
                 case EMPTY, ALL, FIXED_MASK -> ps.rawBytes() == 0 && ps.storedBytes() == 0;
-                case BITMAP -> ps.rawBytes() == (numel + 7) >>> 3;
                 case RICE, RICE_COMPLEMENT -> ps.rawBytes() >= Positions.riceMinBytes(m, rice) && ps.rawBytes() <= Positions.riceMaxBytes(m, rice, numel);
             };
             if (!ok) {
