@@ -42,7 +42,7 @@ public final class DeltaCodec {
         }
         Positions.validate(delta);
         long n = info.numel(), k = delta.count();
-        try (Arena tmp = Arena.ofShared()) {
+        try (Arena tmp = Par.scratch(k * 12)) {
             Positions.Plan plan;
             byte[] digest = null;
             if (options.fixedMask() != null) {
@@ -90,7 +90,7 @@ public final class DeltaCodec {
         String what = "tensor '" + info.name() + "'";
         long m = factors.rows(), n = factors.cols(), r = factors.rank();
         long count = (m + n) * r;
-        try (Arena tmp = Arena.ofShared()) {
+        try (Arena tmp = Par.scratch(count * 4)) {
             MemorySegment joined = tmp.allocate(count * 4, 8);
             MemorySegment.copy(factors.u(), 0, joined, 0, m * r * 4);
             MemorySegment.copy(factors.v(), 0, joined, m * r * 4, n * r * 4);
@@ -162,7 +162,7 @@ public final class DeltaCodec {
      * {@link DecodeOptions}). Result segments are allocated in {@code arena}.
      */
     public static DecodedDelta decode(MemorySegment encoded, DecodeOptions options, Arena arena) {
-        try (Arena tmp = Arena.ofShared()) {
+        try (Arena tmp = Par.scratch(encoded.byteSize())) {
             Parsed p = parse(encoded, options, tmp);
             DeltaHeader h = p.header;
             TensorInfo info = h.info();

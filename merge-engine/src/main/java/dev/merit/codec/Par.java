@@ -16,6 +16,14 @@ final class Par {
         void run(long from, long to);
     }
 
+    /**
+     * A scratch arena for work on {@code bytes} bytes: shared (so pool threads can help) only when
+     * the work is big enough to repay a shared arena's costlier close.
+     */
+    static java.lang.foreign.Arena scratch(long bytes) {
+        return bytes >= 4 * GRAIN ? java.lang.foreign.Arena.ofShared() : java.lang.foreign.Arena.ofConfined();
+    }
+
     /** True if every segment may be touched from pool threads (not confined to one thread). */
     static boolean shareable(MemorySegment... segments) {
         for (MemorySegment s : segments) {

@@ -185,7 +185,8 @@ final class Positions {
                     long c;
                     if (j < m) {
                         c = prevC + 1 + r.rice(b, (n - 1 - prevC) >>> b);
-                        if (c >= n) {
+                        // the m - j - 1 unchanged positions still to come need room after c
+                        if (c >= n - (m - j - 1)) {
                             throw new CorruptDeltaException(Reason.BAD_POSITIONS, what + ": unchanged position " + c + " outside [0, " + n + ")");
                         }
                     } else {
