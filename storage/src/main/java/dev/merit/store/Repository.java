@@ -441,6 +441,107 @@ public final class Repository implements AutoCloseable {
         return readManifest(readCommit(commit).manifest());
     }
 
+    // ---------------------------------------------------------------- transfer between repositories
+
+    /** The stored bytes of an object, for sending it to another repository. */
+    public Optional<byte[]> readObject(ObjectKind kind, ObjectId id) {
+        return Optional.ofNullable(store.get(kind, id));
+    }
+
+    /**
+     * Objects reachable from {@code tip} but not from any of {@code have} (commits the receiver
+     * already has), in an order the receiver can import safely: chunks and deltas, then
+     * manifests, then commits oldest first.
+     */
+    public List<Map.Entry<ObjectKind, ObjectId>> missingObjects(ObjectId tip, java.util.Collection<ObjectId> have) {
+        Set<ObjectId> haveCommits = new HashSet<>();
+        Set<ObjectId> haveObjects = new HashSet<>();
+        for (ObjectId h : have) {
+            if (store.get(ObjectKind.COMMIT, h) == null) {
+                continue; // the receiver may have commits this side lacks
+            }
+            for (var e : log(h, Integer.MAX_VALUE)) {
+                if (haveCommits.add(e.getKey())) {
+                    objectsOf(e.getValue(), haveObjects);
+                }
+            }
+        }
+        List<Map.Entry<ObjectId, Commit>> commits = new ArrayList<>();
+        Set<ObjectId> seen = new HashSet<>(haveCommits);
+        List<ObjectId> stack = new ArrayList<>(List.of(tip));
+        while (!stack.isEmpty()) {
+            ObjectId id = stack.remove(stack.size() - 1);
+            if (!seen.add(id)) {
+                continue;
+            }
+            Commit c = readCommit(id);
+            commits.add(Map.entry(id, c));
+            stack.addAll(c.parents());
+        }
+        commits.sort(Comparator.comparing((Map.Entry<ObjectId, Commit> e) -> e.getValue().time()).thenComparing(Map.Entry::getKey));
+        List<Map.Entry<ObjectKind, ObjectId>> data = new ArrayList<>();
+        List<Map.Entry<ObjectKind, ObjectId>> manifests = new ArrayList<>();
+        Set<ObjectId> sent = new HashSet<>(haveObjects);
+        for (var e : commits) {
+            Commit c = e.getValue();
+            List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
+            c.fisher().ifPresent(ms::add);
+            for (ObjectId mid : ms) {
+                if (!sent.add(mid)) {
+                    continue;
+                }
+                for (Manifest.Entry t : readManifest(mid).tensors()) {
+                    t.keyframe().stream().filter(sent::add).forEach(x -> data.add(Map.entry(ObjectKind.CHUNK, x)));
+                    t.deltas().stream().filter(sent::add).forEach(x -> data.add(Map.entry(ObjectKind.DELTA, x)));
+                }
+                manifests.add(Map.entry(ObjectKind.MANIFEST, mid));
+            }
+        }
+        List<Map.Entry<ObjectKind, ObjectId>> out = new ArrayList<>(data);
+        out.addAll(manifests);
+        commits.forEach(e -> out.add(Map.entry(ObjectKind.COMMIT, e.getKey())));
+        return out;
+    }
+
+    private void objectsOf(Commit c, Set<ObjectId> into) {
+        List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
+        c.fisher().ifPresent(ms::add);
+        for (ObjectId mid : ms) {
+            if (into.add(mid)) {
+                for (Manifest.Entry t : readManifest(mid).tensors()) {
+                    into.addAll(t.keyframe());
+                    into.addAll(t.deltas());
+                }
+            }
+        }
+    }
+
+    /**
+     * Stores an object received from another repository after checking that its bytes hash to
+     * {@code expected}; returns false if it was already present. Objects are immutable, so this
+     * is safe to repeat; the ref that makes them reachable is moved separately.
+     */
+    public boolean importObject(ObjectKind kind, ObjectId expected, byte[] bytes) {
+        ObjectId actual = ObjectSink.hash(kind, bytes);
+        if (!actual.equals(expected)) {
+            throw new InvalidInputException(kind.name().toLowerCase() + " " + expected + ": received bytes hash to " + actual);
+        }
+        if (kind == ObjectKind.COMMIT) {
+            Commit.decode(expected, bytes);
+        } else if (kind == ObjectKind.MANIFEST) {
+            Manifest.decode(expected, bytes);
+        }
+        if (objectSize(expected) >= 0) {
+            return false;
+        }
+        try (RocksStore.Batch b = store.newBatch()) {
+            b.put(kind, expected, bytes);
+            b.put(RocksStore.Table.SIZES, expected.rawUnsafe(), ObjectSink.longBytes(bytes.length));
+            store.write(b, false);
+        }
+        return true;
+    }
+
     // ---------------------------------------------------------------- maintenance
 
     /** Every object reachable from refs and reflogs, by kind. */
