@@ -1,5 +1,7 @@
 package dev.merit.merge;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -27,6 +29,15 @@ final class Block {
     final float[] sortBuf;
     final short[] s16;
     final double[] f64;
+
+    /**
+     * Output staged for one positional write: elements [stageStart, stageStart + stageLen) of
+     * {@code stageTensor}, encoded in its output dtype (see {@link BlockOutput.ToFile}).
+     */
+    TensorCtx stageTensor;
+    long stageStart;
+    int stageLen;
+    private MemorySegment stage;
 
     // Scan accumulators for one block, folded into the tensor's totals under its lock.
     final double[] sumsq;
@@ -57,6 +68,21 @@ final class Block {
         agree = new long[n * n];
         fisherSum = new double[n + 1];
         fisherCount = new double[n + 1];
+    }
+
+    /** Native staging bytes, allocated on first use: at least {@code minBytes} and a whole block of F64. */
+    MemorySegment stage(long minBytes) {
+        if (stage == null) {
+            // An automatic arena: the buffer lives as long as this block, which the merger reuses.
+            stage = Arena.ofAuto().allocate(Math.max(minBytes, capacity * 8L), 64);
+        }
+        return stage;
+    }
+
+    void clearStage() {
+        stageTensor = null;
+        stageStart = 0;
+        stageLen = 0;
     }
 
     void clearScan() {

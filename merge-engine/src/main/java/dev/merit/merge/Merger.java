@@ -18,9 +18,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 
 /**
@@ -96,10 +97,13 @@ public final class Merger {
         return metadata;
     }
 
-    /** Merges into a new safetensors file at {@code output} (written under a temporary name, then moved). */
+    /**
+     * Merges into a new safetensors file at {@code output}: written with positional writes under a
+     * temporary name, flushed to the device, then moved into place.
+     */
     public MergeResult mergeTo(Path output) {
-        try (SafetensorsWriter w = SafetensorsWriter.create(output, layout(), metadata)) {
-            MergeResult r = mergeTo(info -> w.segment(info.name()));
+        try (SafetensorsWriter w = SafetensorsWriter.create(output, layout(), metadata, SafetensorsWriter.Mode.POSITIONAL)) {
+            MergeResult r = run(new BlockOutput.ToFile(w));
             w.finish();
             return r;
         }
@@ -108,12 +112,16 @@ public final class Merger {
     /** Merges into {@code sink}. */
     public MergeResult mergeTo(MergeSink sink) {
         Objects.requireNonNull(sink, "sink");
+        return run(new BlockOutput.ToSink(sink, tensors.size()));
+    }
+
+    private MergeResult run(BlockOutput output) {
         long t0 = System.nanoTime();
         ForkJoinPool pool = new ForkJoinPool(threads);
         try {
             Scan scan = needsScan() ? scan(pool) : null;
             Map<String, List<String>> selected = derive(scan);
-            long bytes = merge(pool, sink);
+            long bytes = merge(pool, output);
             long elements = tensors.stream().mapToLong(TensorCtx::numel).sum();
             Optional<MergeStatistics> stats = statistics ? Optional.of(scan.statistics()) : Optional.empty();
             return new MergeResult(tensors.size(), elements, bytes, System.nanoTime() - t0, selected, stats);
@@ -281,12 +289,17 @@ public final class Merger {
     // ---------------------------------------------------------------- opening tensors
 
     /** One tensor's segments from every source, for one pass. */
-    private final class Opened implements AutoCloseable {
+    final class Opened implements AutoCloseable {
         final TensorCtx c;
         MemorySegment base;
         DType baseType;
         final MemorySegment[] seg = new MemorySegment[n];
         final DType[] type = new DType[n];
+        /** Input i is a full model whose change is {@code seg[i] - base}. */
+        final boolean[] minusBase = new boolean[n];
+        /** No sparse input: every input has a segment (and a Fisher segment when withFisher). */
+        final boolean dense;
+        private boolean closed;
         final SparseTensorDelta[] sparse = new SparseTensorDelta[n];
         final MemorySegment[] sparseFisher = new MemorySegment[n];
         final MemorySegment[] fisher = new MemorySegment[n];
@@ -323,6 +336,7 @@ public final class Merger {
                 } else {
                     seg[i] = in.source().data(name);
                     type[i] = in.source().info(name).orElseThrow().dtype();
+                    minusBase[i] = base != null && in.kind() == MergeInput.Kind.MODEL;
                     if (withFisher) {
                         fisher[i] = in.fisher().data(name);
                         fisherType[i] = in.fisher().info(name).orElseThrow().dtype();
@@ -333,6 +347,7 @@ public final class Merger {
                 baseFisherSeg = baseFisher.data(name);
                 baseFisherType = baseFisher.info(name).orElseThrow().dtype();
             }
+            this.dense = Arrays.stream(seg).allMatch(Objects::nonNull);
         }
 
         private void checkSparse(MergeInput in, SparseTensorDelta sd) {
@@ -351,6 +366,10 @@ public final class Merger {
 
         @Override
         public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
             for (int i = 0; i < n; i++) {
                 MergeInput in = inputs.get(i);
                 if (in.kind() == MergeInput.Kind.SPARSE) {
@@ -472,35 +491,130 @@ public final class Merger {
         return b != null ? b : new Block(n, blockSize);
     }
 
-    /** Runs small tensors concurrently (one thread each), then large ones one by one with their blocks in parallel. */
-    private void forEachTensor(ForkJoinPool pool, Consumer<TensorCtx> fn) {
-        List<TensorCtx> small = tensors.stream().filter(c -> c.numel() <= blockSize).toList();
-        pool.submit(() -> small.parallelStream().forEach(fn)).join();
-        tensors.stream().filter(c -> c.numel() > blockSize).forEach(fn);
+    /** Elements per scheduling chunk: the run of adjacent blocks one worker does in order (1 MiB of F32). */
+    static final int CHUNK_ELEMENTS = 256 * 1024;
+
+    /** What a pass does with each tensor and block; called from worker threads. */
+    private interface Pass {
+        /** Called once per tensor, by the first worker to reach it; returns what its blocks read (may be null). */
+        Opened open(TensorCtx c);
+
+        void block(TensorCtx c, Opened o, Block b, long start, int len);
+
+        /** After a worker's run of adjacent blocks, before {@code b} goes back to the pool. */
+        default void chunkDone(Block b) {}
+
+        /** After the last block of {@code c}; closes {@code o}. */
+        void tensorDone(TensorCtx c, Opened o);
     }
 
-    @FunctionalInterface
-    private interface BlockTask {
-        void run(Block b, long start, int len);
+    /** One tensor of a pass: its chunks, how many are left, and what its blocks read once opened. */
+    private static final class Job {
+        final TensorCtx c;
+        final long blocks;
+        final AtomicInteger left;
+        private Opened opened;
+        private boolean isOpen;
+
+        Job(TensorCtx c, long blocks, int chunks) {
+            this.c = c;
+            this.blocks = blocks;
+            this.left = new AtomicInteger(chunks);
+        }
+
+        synchronized Opened open(Pass pass) {
+            if (!isOpen) {
+                opened = pass.open(c);
+                isOpen = true;
+            }
+            return opened;
+        }
+
+        /** After a failure: closes what an unfinished tensor opened. */
+        synchronized void abandon() {
+            if (isOpen && left.get() > 0 && opened != null) {
+                opened.close();
+            }
+        }
     }
 
-    private void forEachBlock(ForkJoinPool pool, TensorCtx c, BlockTask task) {
-        long numel = c.numel();
-        int nb = Math.toIntExact((numel + blockSize - 1) / blockSize);
-        IntStream ks = IntStream.range(0, nb);
-        Runnable r = () -> (nb > 1 ? ks.parallel() : ks).forEach(k -> {
+    /**
+     * Runs {@code pass} over {@code list} on {@code threads} workers that claim chunks, in tensor
+     * order, from one shared counter: both cores stay busy across tensor boundaries (no barrier per
+     * tensor), small tensors share a worker, and each worker's consecutive blocks are adjacent in
+     * the output. A failure stops the other workers and is rethrown as is.
+     */
+    private void runPass(ForkJoinPool pool, List<TensorCtx> list, Pass pass) {
+        if (list.isEmpty()) {
+            return;
+        }
+        int blocksPerChunk = Math.max(1, CHUNK_ELEMENTS / blockSize);
+        Job[] jobs = new Job[list.size()];
+        long[] first = new long[list.size() + 1];
+        for (int t = 0; t < jobs.length; t++) {
+            TensorCtx c = list.get(t);
+            long nb = (c.numel() + blockSize - 1) / blockSize;
+            int chunks = Math.toIntExact(Math.max(1, (nb + blocksPerChunk - 1) / blocksPerChunk));
+            jobs[t] = new Job(c, nb, chunks);
+            first[t + 1] = first[t] + chunks;
+        }
+        long total = first[jobs.length];
+        AtomicLong next = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
             Block b = borrow();
             try {
-                long start = (long) k * blockSize;
-                task.run(b, start, (int) Math.min(blockSize, numel - start));
+                while (failure.get() == null) {
+                    long g = next.getAndIncrement();
+                    if (g >= total) {
+                        break;
+                    }
+                    int t = Arrays.binarySearch(first, g);
+                    t = t >= 0 ? t : -t - 2;
+                    while (first[t + 1] == g) { // skip to the job that owns chunk g
+                        t++;
+                    }
+                    Job job = jobs[t];
+                    TensorCtx c = job.c;
+                    Opened o = job.open(pass);
+                    long from = (g - first[t]) * blocksPerChunk;
+                    long to = Math.min(job.blocks, from + blocksPerChunk);
+                    for (long k = from; k < to; k++) {
+                        long start = k * blockSize;
+                        pass.block(c, o, b, start, (int) Math.min(blockSize, c.numel() - start));
+                    }
+                    pass.chunkDone(b);
+                    if (job.left.decrementAndGet() == 0) {
+                        pass.tensorDone(c, o);
+                    }
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
             } finally {
+                b.clearStage(); // never carry one pass's unwritten output into another
                 blocks.push(b);
             }
-        });
-        if (nb > 1) {
-            pool.submit(r).join();
-        } else {
-            r.run();
+        };
+        int workers = (int) Math.min(threads, total);
+        List<ForkJoinTask<?>> tasks = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            tasks.add(pool.submit(worker));
+        }
+        tasks.forEach(ForkJoinTask::join);
+        Throwable e = failure.get();
+        if (e != null) {
+            for (Job job : jobs) {
+                try {
+                    job.abandon();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            switch (e) {
+                case RuntimeException r -> throw r;
+                case Error r -> throw r;
+                default -> throw new IllegalStateException(e);
+            }
         }
     }
 
@@ -580,7 +694,7 @@ public final class Merger {
         AtomicInteger done = new AtomicInteger();
         AtomicLong bytes = new AtomicLong();
         long total = tensors.stream().mapToLong(c -> c.out.byteSize()).sum();
-        forEachTensor(pool, c -> {
+        for (TensorCtx c : tensors) {
             int t = c.index;
             s.sumsq[t] = new double[n];
             s.dot[t] = new double[n * n];
@@ -589,29 +703,45 @@ public final class Merger {
             s.agree[t] = new long[n * n];
             s.fisherSum[t] = new double[n + 1];
             s.fisherCount[t] = new double[n + 1];
-            if (c.merged) {
+        }
+        runPass(pool, tensors, new Pass() {
+            @Override
+            public Opened open(TensorCtx c) {
+                if (!c.merged) {
+                    return null;
+                }
                 MergeParameters p = c.rule.params();
-                boolean fisher = c.rule.strategy() == Strategy.FISHER && p.normalizeFishers();
-                Object lock = new Object();
-                try (Opened o = new Opened(c, fisher)) {
-                    forEachBlock(pool, c, (b, start, len) -> {
-                        load(b, o, start, len, true);
-                        b.clearScan();
-                        scanBlock(b, pairs, fisher, fisher && p.favorBase() && o.baseFisherSeg != null);
-                        synchronized (lock) {
-                            add(s.sumsq[t], b.sumsq);
-                            add(s.dot[t], b.dot);
-                            add(s.support[t], b.support);
-                            add(s.overlap[t], b.overlap);
-                            add(s.agree[t], b.agree);
-                            add(s.fisherSum[t], b.fisherSum);
-                            add(s.fisherCount[t], b.fisherCount);
-                        }
-                    });
+                return new Opened(c, c.rule.strategy() == Strategy.FISHER && p.normalizeFishers());
+            }
+
+            @Override
+            public void block(TensorCtx c, Opened o, Block b, long start, int len) {
+                if (o == null) {
+                    return;
+                }
+                int t = c.index;
+                load(b, o, start, len, true);
+                b.clearScan();
+                scanBlock(b, pairs, o.withFisher, o.withFisher && c.rule.params().favorBase() && o.baseFisherSeg != null);
+                synchronized (o) {
+                    add(s.sumsq[t], b.sumsq);
+                    add(s.dot[t], b.dot);
+                    add(s.support[t], b.support);
+                    add(s.overlap[t], b.overlap);
+                    add(s.agree[t], b.agree);
+                    add(s.fisherSum[t], b.fisherSum);
+                    add(s.fisherCount[t], b.fisherCount);
                 }
             }
-            progress.progress(new ProgressListener.Progress("scan", done.incrementAndGet(), tensors.size(),
-                    bytes.addAndGet(c.out.byteSize()), total));
+
+            @Override
+            public void tensorDone(TensorCtx c, Opened o) {
+                if (o != null) {
+                    o.close();
+                }
+                progress.progress(new ProgressListener.Progress("scan", done.incrementAndGet(), tensors.size(),
+                        bytes.addAndGet(c.out.byteSize()), total));
+            }
         });
         return s;
     }
@@ -813,39 +943,80 @@ public final class Merger {
 
     // ---------------------------------------------------------------- merge pass
 
-    private long merge(ForkJoinPool pool, MergeSink sink) {
+    private long merge(ForkJoinPool pool, BlockOutput output) {
         AtomicInteger done = new AtomicInteger();
         AtomicLong bytes = new AtomicLong();
         long total = tensors.stream().mapToLong(c -> c.out.byteSize()).sum();
-        forEachTensor(pool, c -> {
-            MemorySegment out = sink.segment(c.out);
-            if (!c.merged) {
-                TensorSource from = base != null ? base : inputs.getFirst().source();
-                MemorySegment.copy(from.data(c.name()), 0, out, 0, c.out.byteSize());
-            } else {
-                boolean fisher = c.rule.strategy() == Strategy.FISHER;
-                try (Opened o = new Opened(c, fisher)) {
-                    if (c.rule.strategy() == Strategy.TIES) {
-                        c.thr = Ties.thresholds(this, pool, c, o);
-                    }
-                    float eta = (float) c.rule.params().stepSize();
-                    DType outType = c.out.dtype();
-                    forEachBlock(pool, c, (b, start, len) -> {
-                        load(b, o, start, len, false);
-                        Kernels.merge(b, c);
-                        float[] r = b.out;
-                        float[] bs = b.base;
-                        for (int j = 0; j < len; j++) {
-                            r[j] = bs[j] + eta * r[j];
-                        }
-                        BlockIO.write(r, len, out, outType, start, b.s16, b.f64);
-                    });
-                }
+        TensorSource from = reference();
+
+        /** The merge pass; {@code ready} is a tensor opened beforehand (TIES, after its thresholds). */
+        final class MergePass implements Pass {
+            private final Opened ready;
+
+            MergePass(Opened ready) {
+                this.ready = ready;
             }
-            sink.tensorDone(c.out);
-            progress.progress(new ProgressListener.Progress("merge", done.incrementAndGet(), tensors.size(),
-                    bytes.addAndGet(c.out.byteSize()), total));
-        });
+
+            @Override
+            public Opened open(TensorCtx c) {
+                output.begin(c);
+                if (ready != null) {
+                    return ready;
+                }
+                return c.merged ? new Opened(c, c.rule.strategy() == Strategy.FISHER) : null;
+            }
+
+            @Override
+            public void block(TensorCtx c, Opened o, Block b, long start, int len) {
+                if (!c.merged) {
+                    output.copy(c, from.data(c.name()), start, len);
+                    return;
+                }
+                if (!o.dense || !DenseKernels.merge(b, c, o, start, len)) {
+                    load(b, o, start, len, false);
+                    Kernels.merge(b, c);
+                }
+                float eta = (float) c.rule.params().stepSize();
+                float[] r = b.out;
+                float[] bs = b.base;
+                for (int j = 0; j < len; j++) {
+                    r[j] = bs[j] + eta * r[j];
+                }
+                output.write(c, b, start, len);
+            }
+
+            @Override
+            public void chunkDone(Block b) {
+                output.flush(b);
+            }
+
+            @Override
+            public void tensorDone(TensorCtx c, Opened o) {
+                if (o != null) {
+                    o.close();
+                }
+                output.done(c);
+                progress.progress(new ProgressListener.Progress("merge", done.incrementAndGet(), tensors.size(),
+                        bytes.addAndGet(c.out.byteSize()), total));
+            }
+        }
+
+        // TIES needs a pass over each tensor for its thresholds first: those go one at a time.
+        List<TensorCtx> rest = new ArrayList<>();
+        for (TensorCtx c : tensors) {
+            if (!c.merged || c.rule.strategy() != Strategy.TIES) {
+                rest.add(c);
+                continue;
+            }
+            Opened o = new Opened(c, false);
+            try {
+                c.thr = Ties.thresholds(this, pool, c, o);
+                runPass(pool, List.of(c), new MergePass(o));
+            } finally {
+                o.close();
+            }
+        }
+        runPass(pool, rest, new MergePass(null));
         return total;
     }
 
