@@ -398,8 +398,11 @@ public final class Repository implements AutoCloseable {
             if (blob == null) {
                 throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is missing (run merit fsck)");
             }
-            try (Arena arena = Arena.ofConfined()) {
-                DeltaBlobs.decode("delta " + id, e.info(), blob, arena).applyInPlace(tensor);
+            try {
+                StoredDeltas.apply(e.info(), blob, tensor);
+            } catch (dev.merit.error.InvalidInputException bad) {
+                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is unreadable: "
+                        + bad.getMessage() + " (run merit fsck)", bad);
             }
         }
     }
@@ -423,6 +426,53 @@ public final class Repository implements AutoCloseable {
             throw new UncheckedIOException("cache " + cache + ": " + e.getMessage(), e);
         }
         return SafetensorsFile.open(file);
+    }
+
+    /** The Fisher attached to {@code commit}, materialized into the cache like a version. */
+    SafetensorsFile openFisher(ObjectId commit) {
+        ObjectId manifest = readCommit(commit).fisher().orElseThrow(
+                () -> new NotFoundException("commit " + commit.abbreviate(12) + " has no Fisher attached"));
+        Path file = metaDir.resolve("cache").resolve(manifest.name() + ".fisher.safetensors");
+        if (!Files.exists(file)) {
+            writeManifest(readManifest(manifest), file, ProgressListener.NONE);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    /** Scratch space for large intermediate files (merge outputs before they are committed). */
+    Path tempDir() {
+        Path t = metaDir.resolve("tmp");
+        try {
+            Files.createDirectories(t);
+        } catch (IOException e) {
+            throw new UncheckedIOException(t + ": " + e.getMessage(), e);
+        }
+        return t;
+    }
+
+    /**
+     * The newest common ancestor of {@code commits} (each counts as its own ancestor); empty if
+     * their histories are unrelated.
+     */
+    public Optional<ObjectId> mergeBase(List<ObjectId> commits) {
+        Set<ObjectId> common = null;
+        for (ObjectId c : commits) {
+            Set<ObjectId> ancestors = new HashSet<>();
+            log(c, Integer.MAX_VALUE).forEach(e -> ancestors.add(e.getKey()));
+            if (common == null) {
+                common = ancestors;
+            } else {
+                common.retainAll(ancestors);
+            }
+        }
+        if (common == null || common.isEmpty()) {
+            return Optional.empty();
+        }
+        return common.stream().max(Comparator.comparing((ObjectId id) -> readCommit(id).time()).thenComparing(id -> id));
+    }
+
+    public MergeCommand merge() {
+        return new MergeCommand(this);
     }
 
     private static void evictCache(Path cache, Path keep) throws IOException {
