@@ -350,7 +350,7 @@ public final class Repository implements AutoCloseable {
      */
     public void checkout(ObjectId commit, Path out, ProgressListener progress) {
         Manifest m = readManifest(readCommit(commit).manifest());
-        writeManifest(m, out, progress);
+        writeManifest(m, out, progress, false);
     }
 
     /** The diagonal Fisher attached to a commit, written to {@code out}; empty if none. */
@@ -359,11 +359,12 @@ public final class Repository implements AutoCloseable {
         if (f.isEmpty()) {
             return false;
         }
-        writeManifest(readManifest(f.get()), out, ProgressListener.NONE);
+        writeManifest(readManifest(f.get()), out, ProgressListener.NONE, false);
         return true;
     }
 
-    void writeManifest(Manifest m, Path out, ProgressListener progress) {
+    /** Materializes a manifest; {@code durable} (fsync) for files Merit itself relies on, like the cache. */
+    void writeManifest(Manifest m, Path out, ProgressListener progress, boolean durable) {
         long total = m.tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
         progress.start("checkout", total);
         try (SafetensorsWriter w = SafetensorsWriter.create(out, m.layout(), m.metadata())) {
@@ -387,7 +388,7 @@ public final class Repository implements AutoCloseable {
             });
             m.tensors().parallelStream().filter(e -> !e.deltas().isEmpty())
                     .forEach(e -> applyDeltas(e, w.segment(e.info().name())));
-            w.finish();
+            w.finish(durable);
         }
         progress.done();
     }
@@ -417,7 +418,7 @@ public final class Repository implements AutoCloseable {
         try {
             Files.createDirectories(cache);
             if (!Files.exists(file)) {
-                checkout(commit, file, ProgressListener.NONE);
+                writeManifest(manifestOf(commit), file, ProgressListener.NONE, true);
                 evictCache(cache, file);
             } else {
                 Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis()));
@@ -434,7 +435,7 @@ public final class Repository implements AutoCloseable {
                 () -> new NotFoundException("commit " + commit.abbreviate(12) + " has no Fisher attached"));
         Path file = metaDir.resolve("cache").resolve(manifest.name() + ".fisher.safetensors");
         if (!Files.exists(file)) {
-            writeManifest(readManifest(manifest), file, ProgressListener.NONE);
+            writeManifest(readManifest(manifest), file, ProgressListener.NONE, true);
         }
         return SafetensorsFile.open(file);
     }
