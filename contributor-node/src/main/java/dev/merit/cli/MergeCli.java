@@ -75,7 +75,7 @@ final class MergeCli extends BaseCommand {
         try (Repository repo = openRepository()) {
             MergeCommand.Result r = repo.merge().setRevisions(revisions).setWeights(weights)
                     .setStrategy(Strategy.parse(strategy)).setParameters(parsedParams()).setMessage(message)
-                    .setBase(base).setStatistics(explain).call();
+                    .setBase(base).setStatistics(explain).setProgress(mergeProgress(json)).call();
             if (json) {
                 ObjectNode n = JSON.createObjectNode();
                 n.put("commit", r.commit().id().name());
@@ -117,7 +117,7 @@ final class MergeCli extends BaseCommand {
         Repository[] repo = {null};
         try {
             MergeRunner runner = MergeRunner.withResolver(ref -> resolve(ref, recipeDir, repo), recipeDir)
-                    .statistics(explain);
+                    .statistics(explain).progress(mergeProgress(json));
             if (output != null) {
                 runner.output(path(output));
             }
