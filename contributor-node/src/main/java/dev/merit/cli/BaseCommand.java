@@ -77,4 +77,9 @@ abstract class BaseCommand implements Callable<Integer> {
         }
         return new ConsoleProgress();
     }
+
+    /** Progress of merges, shown like {@link #progress}. */
+    dev.merit.merge.ProgressListener mergeProgress(boolean forScripts) {
+        return progress(forScripts) instanceof ConsoleProgress c ? c.forMerges() : p -> {};
+    }
 }

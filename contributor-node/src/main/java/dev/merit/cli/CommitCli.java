@@ -2,6 +2,8 @@ package dev.merit.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.merit.codec.ValueCoding;
+import dev.merit.error.InvalidInputException;
 import dev.merit.safetensors.Safetensors;
 import dev.merit.store.CommitResult;
 import dev.merit.store.Repository;
@@ -42,11 +44,28 @@ final class CommitCli extends BaseCommand {
             description = "Attach a diagonal Fisher (same tensor names and shapes as FILE) for Fisher-weighted merges.")
     Path fisher;
 
+    @Option(names = "--values", paramLabel = "exact|fp16|bf16|int8", defaultValue = "exact",
+            description = "How changed values are stored (default ${DEFAULT-VALUE}); lossy codings store the change, "
+                    + "quantized, for floating-point tensors.")
+    String values;
+
+    @Option(names = "--low-rank", paramLabel = "R",
+            description = "Store the change of each changed 2-D floating-point tensor as rank-R factors.")
+    int lowRank;
+
     @Option(names = "--author", description = "Author (default: the user name).")
     String author;
 
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
+
+    static ValueCoding parseValues(String v) {
+        try {
+            return ValueCoding.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException("--values must be exact, fp16, bf16 or int8, got '" + v + "'");
+        }
+    }
 
     @Override
     int run() throws Exception {
@@ -57,7 +76,8 @@ final class CommitCli extends BaseCommand {
              TensorSource source = Safetensors.open(existingFile(file));
              TensorSource fisherSource = fisher == null ? null : Safetensors.open(existingFile(fisher))) {
             var cmd = repo.commit().setSource(source).setMessage(message).setSelection(selection)
-                    .setFisher(fisherSource).setProgress(progress(json));
+                    .setFisher(fisherSource).setProgress(progress(json))
+                    .setValueCoding(parseValues(values)).setLowRank(lowRank);
             if (author != null) {
                 cmd.setAuthor(author);
             }
@@ -71,6 +91,7 @@ final class CommitCli extends BaseCommand {
                 n.put("stored_bytes", r.commit().storedBytes());
                 n.put("dense_bytes", dense);
                 n.set("selection", sel);
+                n.set("deltas", r.commit().provenance().path("deltas"));
                 printJson(n);
                 return ExitCode.OK;
             }

@@ -26,6 +26,22 @@ final class ConsoleProgress implements ProgressListener {
         }
     }
 
+    /** The same bar fed by the merge engine, which reports totals per phase ("scan", "merge"). */
+    dev.merit.merge.ProgressListener forMerges() {
+        String[] phase = {null};
+        return p -> {
+            synchronized (this) {
+                if (!p.phase().equals(phase[0])) {
+                    phase[0] = p.phase();
+                    start(p.phase(), p.bytesTotal());
+                }
+                if (bar != null) {
+                    bar.stepTo(p.bytesDone());
+                }
+            }
+        };
+    }
+
     @Override
     public synchronized void done() {
         if (bar != null) {

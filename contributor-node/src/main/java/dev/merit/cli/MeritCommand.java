@@ -13,7 +13,7 @@ import picocli.CommandLine.ScopeType;
         subcommands = {
             InitCommand.class, CommitCli.class, StatusCommand.class, LogCommand.class, ShowCommand.class,
             DiffCommand.class, CheckoutCommand.class, BranchCommand.class, SwitchCommand.class, TagCommand.class,
-            FsckCommand.class, GcCommand.class, DemoCommand.class,
+            FsckCommand.class, GcCommand.class, MergeCli.class, DemoCommand.class,
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

@@ -60,6 +60,15 @@ final class ShowCommand extends BaseCommand {
                         + (sel.has("kept_norm_fraction") ? ", kept " + Format.percent(sel.path("kept_norm_fraction").asDouble())
                         + " of the change's L2 norm" : ""));
             }
+            var d = c.provenance().path("deltas");
+            if (d.path("tensors").asLong() > 0) {
+                out().printf("deltas: %d tensors, %d entries, %s encoded (dense float32: %s, %.0fx smaller); "
+                                + "%.2f bits per entry on positions, %.2f on values%n",
+                        d.path("tensors").asLong(), d.path("changed_entries").asLong(),
+                        Format.bytes(d.path("encoded_bytes").asLong()), Format.bytes(d.path("dense_f32_bytes").asLong()),
+                        (double) d.path("dense_f32_bytes").asLong() / Math.max(1, d.path("encoded_bytes").asLong()),
+                        d.path("position_bits_per_entry").asDouble(), d.path("value_bits_per_entry").asDouble());
+            }
             out().println();
             ChangeReport.print(s, out(), true);
         }

@@ -111,6 +111,24 @@ class CliCommandsTest {
     }
 
     @Test
+    void quantizedCommitReportsItsEncodingInShow() throws Exception {
+        ok("init", "--from", "base.safetensors");
+        ok("commit", "tuned.safetensors", "--density", "0.02", "--values", "int8", "-m", "int8 values");
+        JsonNode show = json("show", "HEAD", "--json");
+        JsonNode d = show.path("provenance").path("deltas");
+        long entries = d.path("changed_entries").asLong();
+        assertTrue(entries > 0, d.toString());
+        assertTrue(d.path("value_bits_per_entry").asDouble() < 9.5, "int8 values plus block scales: " + d);
+        assertTrue(d.path("position_bits_per_entry").asDouble() > 0, d.toString());
+        assertTrue(d.path("encoded_bytes").asLong() * 20 < d.path("dense_f32_bytes").asLong(), d.toString());
+        assertEquals("int8", show.path("provenance").path("selection").path("values").asText());
+        assertTrue(ok("show", "HEAD").out().contains("bits per entry on positions"));
+        CliRunner.Result bad = merit.run("commit", "tuned.safetensors", "--values", "fp8", "-m", "x");
+        assertEquals(4, bad.exitCode(), bad::toString);
+        assertTrue(bad.err().contains("--values"), bad.err());
+    }
+
+    @Test
     void thresholdCommitKeepsExactlyTheLargeChanges() throws Exception {
         ok("init", "--from", "base.safetensors");
         ok("commit", "tuned.safetensors", "--threshold", "0.1", "-m", "big changes");

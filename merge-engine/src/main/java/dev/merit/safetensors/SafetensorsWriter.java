@@ -191,12 +191,24 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     /** Flushes the data to the device and moves the file into place. */
     public void finish() {
+        finish(true);
+    }
+
+    /**
+     * Moves the file into place; with {@code durable} false its data is left to the kernel to
+     * write back, as {@code cp} does (for outputs a user can recreate, like checkouts).
+     */
+    public void finish(boolean durable) {
         try {
             if (file != null) {
-                file.force();
+                if (durable) {
+                    file.force();
+                }
                 arena.close();
             } else {
-                channel.force(false);
+                if (durable) {
+                    channel.force(false);
+                }
                 channel.close();
             }
             Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

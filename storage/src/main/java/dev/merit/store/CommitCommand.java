@@ -36,6 +36,8 @@ public final class CommitCommand {
     private String author = System.getProperty("user.name", "unknown");
     private String branchRef;
     private Selection selection = Selection.lossless();
+    private dev.merit.codec.ValueCoding valueCoding = dev.merit.codec.ValueCoding.EXACT;
+    private int lowRank;
     private List<ObjectId> extraParents = List.of();
     private ObjectNode provenance = Json.MAPPER.createObjectNode();
     private ProgressListener progress = ProgressListener.NONE;
@@ -74,6 +76,27 @@ public final class CommitCommand {
 
     public CommitCommand setSelection(Selection selection) {
         this.selection = Objects.requireNonNull(selection);
+        return this;
+    }
+
+    /**
+     * How changed values are stored: exactly (default), or quantized to fp16, bf16 or int8 (for
+     * floating-point tensors), in which case the version is the parent plus the dequantized change.
+     */
+    public CommitCommand setValueCoding(dev.merit.codec.ValueCoding coding) {
+        this.valueCoding = Objects.requireNonNull(coding);
+        return this;
+    }
+
+    /**
+     * Stores the change of each changed 2-D floating-point tensor as rank-{@code rank} factors
+     * (a truncated randomized SVD); other tensors follow the selection. 0 turns it off.
+     */
+    public CommitCommand setLowRank(int rank) {
+        if (rank < 0) {
+            throw new InvalidInputException("--low-rank must be >= 1, got " + rank);
+        }
+        this.lowRank = rank;
         return this;
     }
 
@@ -149,6 +172,8 @@ public final class CommitCommand {
     /** One try at writing the commit on top of a given parent. */
     private final class Attempt {
         private final Optional<ObjectId> parentId;
+        private final StoredDeltas encoder = new StoredDeltas(valueCoding, lowRank);
+        private final DeltaStats stats = new DeltaStats();
 
         Attempt(Optional<ObjectId> parentId) {
             this.parentId = parentId;
@@ -213,6 +238,13 @@ public final class CommitCommand {
             if (parentId.isPresent() && !selection.isLossless()) {
                 sel.put("kept_norm_fraction", selection.lastKeptNormFraction());
             }
+            if (!encoder.lossless()) {
+                sel.put("values", valueCoding.name().toLowerCase());
+                if (lowRank > 0) {
+                    sel.put("low_rank", lowRank);
+                }
+            }
+            prov.set("deltas", stats.toJson());
             prov.setAll(provenance);
             return prov;
         }
@@ -228,20 +260,23 @@ public final class CommitCommand {
                 progress.advance(t.byteSize());
                 return p;
             }
-            byte[] blob = DeltaBlobs.encode(delta);
-            boolean chainFull = p.deltas().size() + 1 > Repository.MAX_CHAIN
-                    || p.deltaBytes() + blob.length > Repository.KEYFRAME_FRACTION * t.byteSize();
-            if (!chainFull) {
-                progress.advance(t.byteSize());
-                return p.withDelta(sink.putFinal(ObjectKind.DELTA, blob), blob.length);
-            }
-            if (selection.isLossless()) {
-                return keyframe(t, source.data(t.name()), sink);
-            }
             try (Arena a = Arena.ofConfined()) {
+                MemorySegment before = parent.data(t.name());
+                StoredDeltas.Encoded enc = encoder.encode(delta, before, source.data(t.name()), a);
+                stats.add(enc);
+                boolean chainFull = p.deltas().size() + 1 > Repository.MAX_CHAIN
+                        || p.deltaBytes() + enc.bytes().length > Repository.KEYFRAME_FRACTION * t.byteSize();
+                if (!chainFull) {
+                    progress.advance(t.byteSize());
+                    return p.withDelta(sink.putFinal(ObjectKind.DELTA, enc.bytes()), enc.bytes().length);
+                }
+                if (encoder.lossless() && selection.isLossless()) {
+                    return keyframe(t, source.data(t.name()), sink);
+                }
+                // The keyframe must be exactly what checkout would rebuild: parent plus the decoded delta.
                 MemorySegment version = a.allocate(Math.max(1, t.byteSize()), 8).asSlice(0, t.byteSize());
-                MemorySegment.copy(parent.data(t.name()), 0, version, 0, t.byteSize());
-                delta.applyInPlace(version);
+                MemorySegment.copy(before, 0, version, 0, t.byteSize());
+                StoredDeltas.apply(t, enc.bytes(), version);
                 return keyframe(t, version, sink);
             }
         }

@@ -22,6 +22,8 @@ final class ObjectSink implements AutoCloseable {
     private RocksStore.Batch chunkBatch;
     private final RocksStore.Batch finalBatch;
     private final AtomicLong newBytes = new AtomicLong();
+    private boolean unloggedChunks;
+    private final java.util.Set<ObjectId> staged = new java.util.HashSet<>();
 
     ObjectSink(RocksStore store) {
         this.store = store;
@@ -49,14 +51,16 @@ final class ObjectSink implements AutoCloseable {
         IntStream.range(0, n).parallel().forEach(i -> {
             MemorySegment slice = chunk(tensor, i);
             ids[i] = hash(ObjectKind.CHUNK, slice);
-            boolean fresh = !exists(ids[i]);
+            boolean stored = exists(ids[i]);
             synchronized (this) {
-                if (fresh) {
+                if (!stored && staged.add(ids[i])) {
                     chunkBatch.put(ObjectKind.CHUNK, ids[i], slice);
-                    chunkBatch.put(RocksStore.Table.SIZES, ids[i].rawUnsafe(), longBytes(slice.byteSize()));
+                    // The size row goes with the logged final batch, after the chunks are flushed.
+                    finalBatch.put(RocksStore.Table.SIZES, ids[i].rawUnsafe(), longBytes(slice.byteSize()));
                     newBytes.addAndGet(slice.byteSize());
                     if (chunkBatch.bytes() >= FLUSH_BYTES) {
-                        store.write(chunkBatch, false);
+                        store.writeUnlogged(chunkBatch);
+                        unloggedChunks = true;
                         chunkBatch.close();
                         chunkBatch = store.newBatch();
                     }
@@ -80,7 +84,7 @@ final class ObjectSink implements AutoCloseable {
     /** Stages a small object (delta, manifest, commit) in the final batch; returns its id. */
     synchronized ObjectId putFinal(ObjectKind kind, byte[] bytes) {
         ObjectId id = hash(kind, bytes);
-        if (!exists(id)) {
+        if (!exists(id) && staged.add(id)) {
             finalBatch.put(kind, id, bytes);
             finalBatch.put(RocksStore.Table.SIZES, id.rawUnsafe(), longBytes(bytes.length));
             newBytes.addAndGet(bytes.length);
@@ -95,7 +99,12 @@ final class ObjectSink implements AutoCloseable {
     /** Writes the staged chunks; the final batch is left to the caller (usually a ref update). */
     synchronized RocksStore.Batch finish() {
         if (chunkBatch.count() > 0) {
-            store.write(chunkBatch, false);
+            store.writeUnlogged(chunkBatch);
+            unloggedChunks = true;
+        }
+        if (unloggedChunks) {
+            // Chunks skipped the write-ahead log; make them durable before the batch that refers to them.
+            store.flush(ObjectKind.CHUNK);
         }
         return finalBatch;
     }

@@ -350,7 +350,7 @@ public final class Repository implements AutoCloseable {
      */
     public void checkout(ObjectId commit, Path out, ProgressListener progress) {
         Manifest m = readManifest(readCommit(commit).manifest());
-        writeManifest(m, out, progress);
+        writeManifest(m, out, progress, false);
     }
 
     /** The diagonal Fisher attached to a commit, written to {@code out}; empty if none. */
@@ -359,11 +359,12 @@ public final class Repository implements AutoCloseable {
         if (f.isEmpty()) {
             return false;
         }
-        writeManifest(readManifest(f.get()), out, ProgressListener.NONE);
+        writeManifest(readManifest(f.get()), out, ProgressListener.NONE, false);
         return true;
     }
 
-    void writeManifest(Manifest m, Path out, ProgressListener progress) {
+    /** Materializes a manifest; {@code durable} (fsync) for files Merit itself relies on, like the cache. */
+    void writeManifest(Manifest m, Path out, ProgressListener progress, boolean durable) {
         long total = m.tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
         progress.start("checkout", total);
         try (SafetensorsWriter w = SafetensorsWriter.create(out, m.layout(), m.metadata())) {
@@ -387,7 +388,7 @@ public final class Repository implements AutoCloseable {
             });
             m.tensors().parallelStream().filter(e -> !e.deltas().isEmpty())
                     .forEach(e -> applyDeltas(e, w.segment(e.info().name())));
-            w.finish();
+            w.finish(durable);
         }
         progress.done();
     }
@@ -398,8 +399,11 @@ public final class Repository implements AutoCloseable {
             if (blob == null) {
                 throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is missing (run merit fsck)");
             }
-            try (Arena arena = Arena.ofConfined()) {
-                DeltaBlobs.decode("delta " + id, e.info(), blob, arena).applyInPlace(tensor);
+            try {
+                StoredDeltas.apply(e.info(), blob, tensor);
+            } catch (dev.merit.error.InvalidInputException bad) {
+                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is unreadable: "
+                        + bad.getMessage() + " (run merit fsck)", bad);
             }
         }
     }
@@ -414,7 +418,7 @@ public final class Repository implements AutoCloseable {
         try {
             Files.createDirectories(cache);
             if (!Files.exists(file)) {
-                checkout(commit, file, ProgressListener.NONE);
+                writeManifest(manifestOf(commit), file, ProgressListener.NONE, true);
                 evictCache(cache, file);
             } else {
                 Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis()));
@@ -423,6 +427,53 @@ public final class Repository implements AutoCloseable {
             throw new UncheckedIOException("cache " + cache + ": " + e.getMessage(), e);
         }
         return SafetensorsFile.open(file);
+    }
+
+    /** The Fisher attached to {@code commit}, materialized into the cache like a version. */
+    SafetensorsFile openFisher(ObjectId commit) {
+        ObjectId manifest = readCommit(commit).fisher().orElseThrow(
+                () -> new NotFoundException("commit " + commit.abbreviate(12) + " has no Fisher attached"));
+        Path file = metaDir.resolve("cache").resolve(manifest.name() + ".fisher.safetensors");
+        if (!Files.exists(file)) {
+            writeManifest(readManifest(manifest), file, ProgressListener.NONE, true);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    /** Scratch space for large intermediate files (merge outputs before they are committed). */
+    Path tempDir() {
+        Path t = metaDir.resolve("tmp");
+        try {
+            Files.createDirectories(t);
+        } catch (IOException e) {
+            throw new UncheckedIOException(t + ": " + e.getMessage(), e);
+        }
+        return t;
+    }
+
+    /**
+     * The newest common ancestor of {@code commits} (each counts as its own ancestor); empty if
+     * their histories are unrelated.
+     */
+    public Optional<ObjectId> mergeBase(List<ObjectId> commits) {
+        Set<ObjectId> common = null;
+        for (ObjectId c : commits) {
+            Set<ObjectId> ancestors = new HashSet<>();
+            log(c, Integer.MAX_VALUE).forEach(e -> ancestors.add(e.getKey()));
+            if (common == null) {
+                common = ancestors;
+            } else {
+                common.retainAll(ancestors);
+            }
+        }
+        if (common == null || common.isEmpty()) {
+            return Optional.empty();
+        }
+        return common.stream().max(Comparator.comparing((ObjectId id) -> readCommit(id).time()).thenComparing(id -> id));
+    }
+
+    public MergeCommand merge() {
+        return new MergeCommand(this);
     }
 
     private static void evictCache(Path cache, Path keep) throws IOException {

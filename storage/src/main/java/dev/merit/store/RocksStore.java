@@ -50,6 +50,7 @@ final class RocksStore implements AutoCloseable {
     private final Map<Table, ColumnFamilyHandle> tables = new EnumMap<>(Table.class);
     private final WriteOptions syncWrite;
     private final WriteOptions asyncWrite;
+    private final WriteOptions unloggedWrite;
     /**
      * Native handles must not be used after close (RocksDB would crash the JVM), so every call
      * holds the read side and {@link #close} the write side.
@@ -102,6 +103,7 @@ final class RocksStore implements AutoCloseable {
         }
         this.syncWrite = new WriteOptions().setSync(true);
         this.asyncWrite = new WriteOptions();
+        this.unloggedWrite = new WriteOptions().setDisableWAL(true);
     }
 
     /** Another process holding the database waits a while for it, rather than failing at once. */
@@ -371,6 +373,34 @@ final class RocksStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes a batch without the write-ahead log: for bulk tensor chunks, which would otherwise
+     * be written to disk twice. Callers must {@link #flush(ObjectKind)} before anything that
+     * refers to them is written with the log.
+     */
+    void writeUnlogged(Batch batch) {
+        enter();
+        try {
+            db.write(unloggedWrite, batch.wb);
+        } catch (RocksDBException e) {
+            throw wrap("writing", e);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Makes everything written to one object family durable (memtable to synced files). */
+    void flush(ObjectKind kind) {
+        enter();
+        try (var fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+            db.flush(fo, objectFamilies.get(kind));
+        } catch (RocksDBException e) {
+            throw wrap("flushing " + kind, e);
+        } finally {
+            exit();
+        }
+    }
+
     /** Forces memtables to disk; used in tests to corrupt or drop objects in place. */
     void flush() {
         enter();
@@ -416,6 +446,7 @@ final class RocksStore implements AutoCloseable {
         db.close();
         syncWrite.close();
         asyncWrite.close();
+        unloggedWrite.close();
         dbOptions.close();
         cfOptions.forEach(ColumnFamilyOptions::close);
     }

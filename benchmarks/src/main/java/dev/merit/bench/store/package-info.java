@@ -1,0 +1,2 @@
+/** Throughput and size of the versioned model store. */
+package dev.merit.bench.store;
