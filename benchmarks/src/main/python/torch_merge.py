@@ -6,7 +6,7 @@ usage: python3 torch_merge.py average|fisher OUT.safetensors THREADS REPS SYNC M
 Each of the REPS runs does what `merit merge` does: open and parse the files, merge, write the
 output under a temporary name (with os.fsync when SYNC is 1, as Merit flushes its output to the
 device), then rename it into place. Prints one JSON line per run with its phases in seconds:
-{"seconds": whole run, "open": ..., "compute": merge in memory, "write": ..., "fsync": ...}.
+{"seconds": whole run, "open": ..., "compute": merge in memory, "write": ..., "fsync": ..., "close": unmapping}.
 Interpreter start-up and imports are not counted.
 """
 import json, mmap, os, struct, sys, time, warnings
@@ -83,6 +83,8 @@ def main():
     torch.set_num_threads(threads)
     specs = [a.split(":") for a in sys.argv[6:]]
     for _ in range(reps):
+        if os.path.exists(out):
+            os.remove(out)  # a new file each run, as the Java side does
         t0 = time.perf_counter()
         models = [open_st(s[0]) for s in specs]
         weights = [float(s[1]) for s in specs]
@@ -92,9 +94,11 @@ def main():
         t2 = time.perf_counter()
         t_sync = write_st(out, result, sync)
         t3 = time.perf_counter()
+        # Unmapping the inputs is part of the run, as Merit closes its files before returning.
         del models, fishers, result
-        print(json.dumps({"seconds": t3 - t0, "open": t1 - t0, "compute": t2 - t1,
-                          "write": t3 - t2 - t_sync, "fsync": t_sync}), flush=True)
+        t4 = time.perf_counter()
+        print(json.dumps({"seconds": t4 - t0, "open": t1 - t0, "compute": t2 - t1,
+                          "write": t3 - t2 - t_sync, "fsync": t_sync, "close": t4 - t3}), flush=True)
 
 
 if __name__ == "__main__":

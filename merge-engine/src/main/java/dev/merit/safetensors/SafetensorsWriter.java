@@ -19,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Writes a safetensors file whose layout (tensor order, dtypes, shapes) is fixed up front.
@@ -43,7 +44,9 @@ public final class SafetensorsWriter implements AutoCloseable {
         /**
          * Callers hand buffers to {@link #write}, which copies them into the page cache with
          * positional writes ({@code pwrite}); several times faster than first-touch faults on a
-         * new mapping when the data is produced block by block anyway.
+         * new mapping when the data is produced block by block anyway. Every
+         * {@value #EARLY_FLUSH_BYTES} bytes written, a helper thread starts flushing them to the
+         * device, so a durable {@link #finish()} mostly waits for the last few.
          */
         POSITIONAL
     }
@@ -52,6 +55,8 @@ public final class SafetensorsWriter implements AutoCloseable {
     private static final long HEAP_WRITE_CHUNK = 1 << 20;
     /** A ByteBuffer view holds at most 2 GiB; write larger segments in slices. */
     private static final long MAX_WRITE = 1L << 30;
+    /** Bytes written between background flushes in {@link Mode#POSITIONAL}. */
+    public static final long EARLY_FLUSH_BYTES = 32L << 20;
 
     private final Path target;
     private final Path temp;
@@ -62,6 +67,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final long dataStart;
     private final Map<String, long[]> ranges = new HashMap<>();
     private boolean finished;
+    private final AtomicLong unflushed = new AtomicLong();
+    /** The background flush under way, if any (POSITIONAL only). */
+    private Thread flusher;
+    private IOException flushFailure;
 
     private SafetensorsWriter(Path target, List<TensorInfo> layout, Map<String, String> metadata, Mode mode)
             throws IOException {
@@ -172,6 +181,47 @@ public final class SafetensorsWriter implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": tensor '" + name + "': " + e.getMessage(), e);
         }
+        if (unflushed.addAndGet(size) >= EARLY_FLUSH_BYTES) {
+            startFlush();
+        }
+    }
+
+    /** Starts writing back what is in the page cache on a helper thread, unless one is still at it. */
+    private synchronized void startFlush() {
+        if (finished || (flusher != null && flusher.isAlive()) || unflushed.get() < EARLY_FLUSH_BYTES) {
+            return;
+        }
+        unflushed.set(0);
+        flusher = Thread.ofPlatform().daemon().name("safetensors-flush").start(() -> {
+            try {
+                channel.force(false);
+            } catch (IOException e) {
+                synchronized (this) {
+                    flushFailure = e;
+                }
+            }
+        });
+    }
+
+    /** Waits for the background flush; rethrows what it failed with. */
+    private void awaitFlush() throws IOException {
+        Thread t;
+        synchronized (this) {
+            t = flusher;
+        }
+        if (t != null) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while flushing " + temp);
+            }
+        }
+        synchronized (this) {
+            if (flushFailure != null) {
+                throw flushFailure;
+            }
+        }
     }
 
     private long[] range(String name) {
@@ -206,6 +256,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                 }
                 arena.close();
             } else {
+                awaitFlush();
                 if (durable) {
                     channel.force(false);
                 }
@@ -225,6 +276,11 @@ public final class SafetensorsWriter implements AutoCloseable {
                 arena.close();
             }
             if (channel != null) {
+                try {
+                    awaitFlush();
+                } catch (IOException ignored) {
+                    // the file is deleted below
+                }
                 try {
                     channel.close();
                 } catch (IOException ignored) {

@@ -77,6 +77,36 @@ class SafetensorsWriterModeTest {
     }
 
     @Test
+    void writesPastTheBackgroundFlushThresholdAllArrive() throws Exception {
+        long floats = (SafetensorsWriter.EARLY_FLUSH_BYTES * 5 / 2) / 4; // two background flushes and a tail
+        List<TensorInfo> layout = List.of(TensorInfo.of("big", DType.F32, floats));
+        Path p = dir.resolve("big.safetensors");
+        int piece = 1 << 18;
+        ValueLayout.OfFloat f32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try (SafetensorsWriter w = SafetensorsWriter.create(p, layout, META, SafetensorsWriter.Mode.POSITIONAL)) {
+            IntStream.range(0, (int) ((floats + piece - 1) / piece)).parallel().forEach(k -> {
+                try (Arena a = Arena.ofConfined()) {
+                    long from = (long) k * piece;
+                    int len = (int) Math.min(piece, floats - from);
+                    MemorySegment s = a.allocate(4L * len);
+                    for (int j = 0; j < len; j++) {
+                        s.setAtIndex(f32, j, from + j);
+                    }
+                    w.write("big", 4 * from, s);
+                }
+            });
+            w.finish();
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            MemorySegment d = f.data("big");
+            for (long i = 0; i < floats; i += 9973) {
+                assertEquals((float) i, d.getAtIndex(f32, i));
+            }
+            assertEquals((float) (floats - 1), d.getAtIndex(f32, floats - 1));
+        }
+    }
+
+    @Test
     void unwrittenBytesAreZeroAndTheSizeIsFinal() {
         Path p = dir.resolve("sparse.safetensors");
         try (SafetensorsWriter w = SafetensorsWriter.create(p, LAYOUT, META, SafetensorsWriter.Mode.POSITIONAL)) {

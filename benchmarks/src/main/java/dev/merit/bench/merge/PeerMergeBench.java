@@ -36,7 +36,7 @@ import java.util.function.DoubleSupplier;
  *
  * <pre>
  * benchmarks/run merge.PeerMergeBench [dir=/tmp/merit-merge-bench] [models=8] [layers=24] [side=1024] [threads=2]
- *     [python=benchmarks/src/main/python/torch_merge.py] [reps=7]
+ *     [python=benchmarks/src/main/python/torch_merge.py] [reps=10]
  * </pre>
  */
 public final class PeerMergeBench {
@@ -48,7 +48,7 @@ public final class PeerMergeBench {
         int side = Integer.parseInt(arg(args, 3, "1024"));
         int threads = Integer.parseInt(arg(args, 4, "2"));
         String script = arg(args, 5, "benchmarks/src/main/python/torch_merge.py");
-        int reps = Integer.parseInt(arg(args, 6, "7"));
+        int reps = Integer.parseInt(arg(args, 6, "10"));
         Files.createDirectories(dir);
         List<TensorInfo> layout = BenchFiles.layout(layers, side);
         long params = layout.stream().mapToLong(TensorInfo::numel).sum();
@@ -106,6 +106,7 @@ public final class PeerMergeBench {
                 long traffic = modelBytes * (nModels * (isFisher ? 2 : 1) + 1);
 
                 double runner = best(reps, () -> {
+                    delete(meritOut);
                     long t0 = System.nanoTime();
                     MergeResult r = MergeRunner.files(dir).output(meritOut).threads(threads).run(recipe);
                     double s = (System.nanoTime() - t0) / 1e9;
@@ -117,6 +118,7 @@ public final class PeerMergeBench {
                 double cli = best(reps, () -> {
                     StringWriter out = new StringWriter();
                     StringWriter err = new StringWriter();
+                    delete(cliOut);
                     long t0 = System.nanoTime();
                     int code = Main.run(dir, new PrintWriter(out), new PrintWriter(err), "merge", "--recipe",
                             recipeFile.toString(), "-o", cliOut.toString(), "--json");
@@ -136,8 +138,8 @@ public final class PeerMergeBench {
                 row(mode + " whole run (MergeRunner)", runner, torch[0], traffic, copy);
                 row(mode + " whole run (merit merge CLI)", cli, torch[0], traffic, copy);
                 row(mode + " merge only, into memory", compute, torch[1], traffic, copy);
-                System.out.printf(Locale.ROOT, "  torch phases (best of each): open %.3f s, compute %.3f s, write %.3f s, fsync %.3f s; "
-                        + "whole run without fsync %.3f s%n", torch[2], torch[1], torch[3], torch[4], torch[5]);
+                System.out.printf(Locale.ROOT, "  torch phases (best of each): open %.3f s, compute %.3f s, write %.3f s, fsync %.3f s, "
+                        + "unmap %.3f s; whole run without fsync %.3f s%n", torch[2], torch[1], torch[3], torch[4], torch[6], torch[5]);
             }
         }
     }
@@ -184,7 +186,7 @@ public final class PeerMergeBench {
         }
     }
 
-    /** Runs torch_merge.py; returns the best whole run, compute, open, write, fsync and whole-run-minus-fsync seconds. */
+    /** Runs torch_merge.py; returns the best whole run, compute, open, write, fsync, whole run minus fsync, and unmap seconds. */
     private static double[] torch(String script, String mode, Path out, int threads, int runs, List<Path> models,
                                   List<Path> fishers, List<Double> weights) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", script, mode, out.toString(),
@@ -197,12 +199,16 @@ public final class PeerMergeBench {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("torch_merge.py failed: " + text);
         }
-        double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
-        String[] keys = {"seconds", "compute", "open", "write", "fsync"};
+        double[] best = new double[7];
+        java.util.Arrays.fill(best, Double.MAX_VALUE);
+        String[] keys = {"seconds", "compute", "open", "write", "fsync", "", "close"};
         List<String> lines = text.lines().filter(l -> l.startsWith("{")).toList();
         for (String line : lines.subList(1, lines.size())) { // the first run is the warm-up
             double[] v = new double[keys.length];
             for (int k = 0; k < keys.length; k++) {
+                if (keys[k].isEmpty()) {
+                    continue;
+                }
                 v[k] = Double.parseDouble(line.replaceAll(".*\"" + keys[k] + "\":\\s*([0-9.eE+-]+).*", "$1"));
                 best[k] = Math.min(best[k], v[k]);
             }
@@ -239,6 +245,15 @@ public final class PeerMergeBench {
             }
         }
         return max;
+    }
+
+    /** Each side writes a new file each run (replacing one would add freeing its blocks to the run). */
+    private static void delete(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     static String arg(String[] args, int i, String def) {
