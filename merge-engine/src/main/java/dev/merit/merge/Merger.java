@@ -25,10 +25,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 
 /**
- * Merges a base and N inputs tensor by tensor, block by block, on a fixed number of threads.
+ * Merges a base and N inputs block by block on a fixed number of threads, which claim runs of
+ * adjacent blocks ({@value #CHUNK_ELEMENTS} elements) from one queue spanning every tensor.
  * Inputs are read straight from their memory segments (usually memory-mapped files) into small
- * per-thread float32 blocks, and the output is written into the sink's segments, so the Java heap
- * and anonymous memory stay a few blocks per thread whatever the model size.
+ * per-thread float32 blocks; the output goes into a sink's segments, or, for a file, through a
+ * per-thread native staging buffer and positional writes. The Java heap and anonymous memory stay
+ * a few blocks per thread whatever the model size. When every input is dense, average, Krum, task
+ * arithmetic and Fisher merges fold each input into the result as it is read ({@link DenseKernels}).
  *
  * <pre>{@code
  * MergeResult r = Merger.builder()
