@@ -41,23 +41,28 @@ final class DenseKernels {
         return true;
     }
 
-    private static void readBase(Block b, Merger.Opened o, long start, int off, int tl) {
+    /** The base for tile [start + off, start + off + tl) into {@code bt[0, tl)}, and into {@code b.base} where the caller expects it. */
+    private static void readBase(Block b, Merger.Opened o, long start, int off, int tl, float[] bt) {
         if (o.base != null) {
-            BlockIO.read(o.base, o.baseType, start + off, tl, b.base, off, b.s16, b.f64);
+            BlockIO.read(o.base, o.baseType, start + off, tl, bt, 0, b.s16, b.f64);
         } else {
-            Arrays.fill(b.base, off, off + tl, 0f);
+            Arrays.fill(bt, 0, tl, 0f);
         }
+        System.arraycopy(bt, 0, b.base, off, tl);
     }
+
+    // The loops below index tile arrays from 0: with an offset into one array and not the other,
+    // C2 cannot rule out overlap between two float[]s and leaves the loop scalar (several times slower).
 
     /** {@code out = sum_i (w_i * scale) * d_i}, with {@code d_i = (x_i - base) * clip_i}. */
     private static void weighted(Block b, TensorCtx c, Merger.Opened o, long start, int len, float scale) {
-        float[] out = b.out;
-        float[] bs = b.base;
         float[] x = b.tmp;
+        float[] ot = b.d[0];
+        float[] bt = b.m[0];
         for (int off = 0; off < len; off += TILE) {
             int tl = Math.min(TILE, len - off);
-            readBase(b, o, start, off, tl);
-            Arrays.fill(out, off, off + tl, 0f);
+            readBase(b, o, start, off, tl, bt);
+            Arrays.fill(ot, 0, tl, 0f);
             for (int i = 0; i < b.n; i++) {
                 float w = c.w[i] * scale;
                 if (w == 0) {
@@ -69,38 +74,39 @@ final class DenseKernels {
                 // Four loops rather than one with branches, so each stays a plain vectorizable loop.
                 if (minus && s != 1f) {
                     for (int j = 0; j < tl; j++) {
-                        out[off + j] += w * ((x[j] - bs[off + j]) * s);
+                        ot[j] += w * ((x[j] - bt[j]) * s);
                     }
                 } else if (minus) {
                     for (int j = 0; j < tl; j++) {
-                        out[off + j] += w * (x[j] - bs[off + j]);
+                        ot[j] += w * (x[j] - bt[j]);
                     }
                 } else if (s != 1f) {
                     for (int j = 0; j < tl; j++) {
-                        out[off + j] += w * (x[j] * s);
+                        ot[j] += w * (x[j] * s);
                     }
                 } else {
                     for (int j = 0; j < tl; j++) {
-                        out[off + j] += w * x[j];
+                        ot[j] += w * x[j];
                     }
                 }
             }
+            System.arraycopy(ot, 0, b.out, off, tl);
         }
     }
 
     /** {@code out = sum_i a_i d_i / (B + sum_i a_i)} with {@code a_i = w_i * max(F_i * inv_i, floor)}; 0 where the denominator is 0. */
     private static void fisher(Block b, TensorCtx c, Merger.Opened o, MergeParameters p, long start, int len) {
-        float[] num = b.out;
-        float[] bs = b.base;
         float[] x = b.tmp;
         float[] f = b.f[0];
         float[] den = b.baseFisher;
+        float[] num = b.d[0];
+        float[] bt = b.m[0];
         float floor = (float) p.fisherFloor();
         int n = b.n;
         for (int off = 0; off < len; off += TILE) {
             int tl = Math.min(TILE, len - off);
-            readBase(b, o, start, off, tl);
-            Arrays.fill(num, off, off + tl, 0f);
+            readBase(b, o, start, off, tl, bt);
+            Arrays.fill(num, 0, tl, 0f);
             if (p.favorBase()) {
                 if (o.baseFisherSeg != null) {
                     BlockIO.read(o.baseFisherSeg, o.baseFisherType, start + off, tl, den, 0, b.s16, b.f64);
@@ -125,7 +131,7 @@ final class DenseKernels {
                 float s = c.scale == null ? 1f : c.scale[i];
                 if (o.minusBase[i]) {
                     for (int j = 0; j < tl; j++) {
-                        x[j] -= bs[off + j];
+                        x[j] -= bt[j];
                     }
                 }
                 if (s != 1f) {
@@ -136,13 +142,14 @@ final class DenseKernels {
                 float inv = c.fisherInv[i];
                 for (int j = 0; j < tl; j++) {
                     float a = w * Math.max(f[j] * inv, floor);
-                    num[off + j] += a * x[j];
+                    num[j] += a * x[j];
                     den[j] += a;
                 }
             }
             for (int j = 0; j < tl; j++) {
-                num[off + j] = den[j] != 0 ? num[off + j] / den[j] : 0f;
+                num[j] = den[j] != 0 ? num[j] / den[j] : 0f;
             }
+            System.arraycopy(num, 0, b.out, off, tl);
         }
     }
 }
