@@ -36,7 +36,7 @@ import java.util.function.DoubleSupplier;
  *
  * <pre>
  * benchmarks/run merge.PeerMergeBench [dir=/tmp/merit-merge-bench] [models=8] [layers=24] [side=1024] [threads=2]
- *     [python=benchmarks/src/main/python/torch_merge.py] [reps=10]
+ *     [python=benchmarks/src/main/python/torch_merge.py] [reps=15]
  * </pre>
  */
 public final class PeerMergeBench {
@@ -48,7 +48,7 @@ public final class PeerMergeBench {
         int side = Integer.parseInt(arg(args, 3, "1024"));
         int threads = Integer.parseInt(arg(args, 4, "2"));
         String script = arg(args, 5, "benchmarks/src/main/python/torch_merge.py");
-        int reps = Integer.parseInt(arg(args, 6, "10"));
+        int reps = Integer.parseInt(arg(args, 6, "15"));
         Files.createDirectories(dir);
         List<TensorInfo> layout = BenchFiles.layout(layers, side);
         long params = layout.stream().mapToLong(TensorInfo::numel).sum();
