@@ -16,35 +16,30 @@ final class BlockIO {
 
     /** Reads elements [start, start + len) of {@code seg} as floats into {@code dst[0, len)}. */
     static void read(MemorySegment seg, DType type, long start, int len, float[] dst, short[] s16, double[] f64) {
-        read(seg, type, start, len, dst, 0, s16, f64);
-    }
-
-    /** Reads elements [start, start + len) of {@code seg} as floats into {@code dst[off, off + len)}. */
-    static void read(MemorySegment seg, DType type, long start, int len, float[] dst, int off, short[] s16, double[] f64) {
         switch (type) {
             // Bulk copies first, then simple loops over arrays that C2 can unroll and vectorize.
-            case F32 -> MemorySegment.copy(seg, F32, start * 4, dst, off, len);
+            case F32 -> MemorySegment.copy(seg, F32, start * 4, dst, 0, len);
             case F16 -> {
                 MemorySegment.copy(seg, I16, start * 2, s16, 0, len);
                 for (int j = 0; j < len; j++) {
-                    dst[off + j] = Float.float16ToFloat(s16[j]);
+                    dst[j] = Float.float16ToFloat(s16[j]);
                 }
             }
             case BF16 -> {
                 MemorySegment.copy(seg, I16, start * 2, s16, 0, len);
                 for (int j = 0; j < len; j++) {
-                    dst[off + j] = Float.intBitsToFloat(s16[j] << 16);
+                    dst[j] = Float.intBitsToFloat(s16[j] << 16);
                 }
             }
             case F64 -> {
                 MemorySegment.copy(seg, F64, start * 8, f64, 0, len);
                 for (int j = 0; j < len; j++) {
-                    dst[off + j] = (float) f64[j];
+                    dst[j] = (float) f64[j];
                 }
             }
             default -> {
                 for (int j = 0; j < len; j++) {
-                    dst[off + j] = type.getFloat(seg, start + j);
+                    dst[j] = type.getFloat(seg, start + j);
                 }
             }
         }

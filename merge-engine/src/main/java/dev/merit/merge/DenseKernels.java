@@ -44,7 +44,7 @@ final class DenseKernels {
     /** The base for tile [start + off, start + off + tl) into {@code bt[0, tl)}, and into {@code b.base} where the caller expects it. */
     private static void readBase(Block b, Merger.Opened o, long start, int off, int tl, float[] bt) {
         if (o.base != null) {
-            BlockIO.read(o.base, o.baseType, start + off, tl, bt, 0, b.s16, b.f64);
+            BlockIO.read(o.base, o.baseType, start + off, tl, bt, b.s16, b.f64);
         } else {
             Arrays.fill(bt, 0, tl, 0f);
         }
@@ -68,7 +68,7 @@ final class DenseKernels {
                 if (w == 0) {
                     continue;
                 }
-                BlockIO.read(o.seg[i], o.type[i], start + off, tl, x, 0, b.s16, b.f64);
+                BlockIO.read(o.seg[i], o.type[i], start + off, tl, x, b.s16, b.f64);
                 float s = c.scale == null ? 1f : c.scale[i];
                 boolean minus = o.minusBase[i];
                 // Four loops rather than one with branches, so each stays a plain vectorizable loop.
@@ -109,7 +109,7 @@ final class DenseKernels {
             Arrays.fill(num, 0, tl, 0f);
             if (p.favorBase()) {
                 if (o.baseFisherSeg != null) {
-                    BlockIO.read(o.baseFisherSeg, o.baseFisherType, start + off, tl, den, 0, b.s16, b.f64);
+                    BlockIO.read(o.baseFisherSeg, o.baseFisherType, start + off, tl, den, b.s16, b.f64);
                 } else {
                     Arrays.fill(den, 0, tl, (float) p.baseFisherValue());
                 }
@@ -126,8 +126,8 @@ final class DenseKernels {
                 if (w == 0) {
                     continue;
                 }
-                BlockIO.read(o.seg[i], o.type[i], start + off, tl, x, 0, b.s16, b.f64);
-                BlockIO.read(o.fisher[i], o.fisherType[i], start + off, tl, f, 0, b.s16, b.f64);
+                BlockIO.read(o.seg[i], o.type[i], start + off, tl, x, b.s16, b.f64);
+                BlockIO.read(o.fisher[i], o.fisherType[i], start + off, tl, f, b.s16, b.f64);
                 float s = c.scale == null ? 1f : c.scale[i];
                 if (o.minusBase[i]) {
                     for (int j = 0; j < tl; j++) {

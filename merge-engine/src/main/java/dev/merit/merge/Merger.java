@@ -572,11 +572,8 @@ public final class Merger {
                     if (g >= total) {
                         break;
                     }
-                    int t = Arrays.binarySearch(first, g);
+                    int t = Arrays.binarySearch(first, g); // every job has a chunk, so first[] strictly increases
                     t = t >= 0 ? t : -t - 2;
-                    while (first[t + 1] == g) { // skip to the job that owns chunk g
-                        t++;
-                    }
                     Job job = jobs[t];
                     TensorCtx c = job.c;
                     Opened o = job.open(pass);
