@@ -66,7 +66,7 @@ final class OutboxRelay implements AutoCloseable {
     private static final Duration IDLE_POLL = Duration.ofSeconds(1);
     private static final Duration MIN_BACKOFF = Duration.ofMillis(100);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
-    private static final Duration CLIENT_TIMEOUT = Duration.ofSeconds(5);
+    static final Duration DEFAULT_CLIENT_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
 
     private final Repository repo;
@@ -74,13 +74,21 @@ final class OutboxRelay implements AutoCloseable {
     private final Semaphore wake = new Semaphore(0);
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong skipped = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private final Duration clientTimeout;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean topicsReady;
 
     OutboxRelay(Repository repo, String bootstrap) {
+        this(repo, bootstrap, DEFAULT_CLIENT_TIMEOUT);
+    }
+
+    /** {@code clientTimeout} bounds each Kafka request, metadata wait and (twice over) each delivery. */
+    OutboxRelay(Repository repo, String bootstrap, Duration clientTimeout) {
         this.repo = repo;
         this.bootstrap = bootstrap;
+        this.clientTimeout = clientTimeout;
         this.thread = Thread.ofPlatform().name("merit-outbox-relay").daemon().unstarted(this::run);
     }
 
@@ -102,6 +110,11 @@ final class OutboxRelay implements AutoCloseable {
         return skipped.get();
     }
 
+    /** Attempts that failed (Kafka unreachable, a send not acknowledged in time). */
+    long failures() {
+        return failures.get();
+    }
+
     /** Creates the topics that do not exist yet (one partition each, the cluster's replication factor). */
     void ensureTopics() throws ExecutionException, InterruptedException, TimeoutException {
         if (topicsReady) {
@@ -109,8 +122,8 @@ final class OutboxRelay implements AutoCloseable {
         }
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
-        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
         try (Admin admin = Admin.create(p)) {
             // One partition per topic keeps each topic in publication order for watchers.
             List<NewTopic> topics = Topics.ALL.stream()
@@ -118,7 +131,7 @@ final class OutboxRelay implements AutoCloseable {
                     .toList();
             for (var f : admin.createTopics(topics).values().values()) {
                 try {
-                    f.get(CLIENT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    f.get(clientTimeout.toMillis(), TimeUnit.MILLISECONDS);
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TopicExistsException)) {
                         throw e;
@@ -162,15 +175,16 @@ final class OutboxRelay implements AutoCloseable {
                 if (!running) {
                     break;
                 }
+                failures.incrementAndGet();
                 if (!failing) {
                     LOG.warn("outbox relay: cannot publish to Kafka at {} ({}); events stay in the outbox and are retried",
-                            bootstrap, e.toString());
+                            bootstrap, describe(e));
                     failing = true;
                 }
                 // An unacknowledged send may still have reached the topic: check before resending.
                 reconcile = true;
                 if (producer != null) {
-                    closeQuietly(producer, CLIENT_TIMEOUT);
+                    closeQuietly(producer, clientTimeout);
                     producer = null;
                 }
                 awaitWake(backoff);
@@ -236,13 +250,13 @@ final class OutboxRelay implements AutoCloseable {
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
-        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
-        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
+        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
         Set<Identity> out = new HashSet<>();
         try (var consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = new ArrayList<>();
             for (String t : topics) {
-                List<PartitionInfo> infos = consumer.partitionsFor(t, CLIENT_TIMEOUT);
+                List<PartitionInfo> infos = consumer.partitionsFor(t, clientTimeout);
                 if (infos != null) {
                     infos.forEach(i -> parts.add(new TopicPartition(i.topic(), i.partition())));
                 }
@@ -250,8 +264,8 @@ final class OutboxRelay implements AutoCloseable {
             if (parts.isEmpty()) {
                 return out;
             }
-            Map<TopicPartition, Long> end = consumer.endOffsets(parts, CLIENT_TIMEOUT);
-            Map<TopicPartition, Long> begin = consumer.beginningOffsets(parts, CLIENT_TIMEOUT);
+            Map<TopicPartition, Long> end = consumer.endOffsets(parts, clientTimeout);
+            Map<TopicPartition, Long> begin = consumer.beginningOffsets(parts, clientTimeout);
             Map<TopicPartition, Long> remaining = new HashMap<>();
             consumer.assign(parts);
             for (TopicPartition tp : parts) {
@@ -261,10 +275,10 @@ final class OutboxRelay implements AutoCloseable {
                     remaining.put(tp, end.get(tp));
                 }
             }
-            long deadline = System.nanoTime() + CLIENT_TIMEOUT.toNanos();
+            long deadline = System.nanoTime() + clientTimeout.toNanos();
             while (!remaining.isEmpty()) {
                 if (System.nanoTime() > deadline) {
-                    throw new TimeoutException("reading the tail of " + remaining.keySet() + " took longer than " + CLIENT_TIMEOUT);
+                    throw new TimeoutException("reading the tail of " + remaining.keySet() + " took longer than " + clientTimeout);
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                     Identity id = Identity.of(r);
@@ -272,7 +286,7 @@ final class OutboxRelay implements AutoCloseable {
                         out.add(id);
                     }
                 }
-                remaining.entrySet().removeIf(en -> consumer.position(en.getKey(), CLIENT_TIMEOUT) >= en.getValue());
+                remaining.entrySet().removeIf(en -> consumer.position(en.getKey(), clientTimeout) >= en.getValue());
             }
         }
         return out;
@@ -287,9 +301,9 @@ final class OutboxRelay implements AutoCloseable {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         // Bounded waits: a send to a dead broker fails within seconds, so the loop backs off, the
         // outbox keeps the event, and close() never hangs on retries.
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
-        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis() * 2);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) clientTimeout.toMillis());
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis() * 2);
         return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
@@ -301,6 +315,11 @@ final class OutboxRelay implements AutoCloseable {
         } catch (InterruptedException e) {
             // close() interrupts only to cut a wait short; the loop checks running
         }
+    }
+
+    private static String describe(Exception e) {
+        Throwable t = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getClass().getSimpleName() + ": " + t.getMessage();
     }
 
     private static void closeQuietly(KafkaProducer<?, ?> producer, Duration timeout) {
@@ -320,7 +339,7 @@ final class OutboxRelay implements AutoCloseable {
             thread.join(STOP_GRACE.toMillis());
             if (thread.isAlive()) {
                 thread.interrupt();
-                thread.join(CLIENT_TIMEOUT.toMillis() * 3);
+                thread.join(clientTimeout.toMillis() * 3);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
