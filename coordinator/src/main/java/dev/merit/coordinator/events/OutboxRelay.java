@@ -124,7 +124,8 @@ final class OutboxRelay implements AutoCloseable {
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
-        try (Admin admin = Admin.create(p)) {
+        Admin admin = Admin.create(p);
+        try {
             // One partition per topic keeps each topic in publication order for watchers.
             List<NewTopic> topics = Topics.ALL.stream()
                     .map(t -> new NewTopic(t, java.util.Optional.of(1), java.util.Optional.empty()))
@@ -138,6 +139,9 @@ final class OutboxRelay implements AutoCloseable {
                     }
                 }
             }
+        } finally {
+            // Nothing is left to wait for once the futures are done or given up on; close() must not linger.
+            admin.close(Duration.ZERO);
         }
         topicsReady = true;
     }
