@@ -35,6 +35,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static final String HOST = "127.0.0.1";
     private static final int NODE_ID = 1;
     private static final String PORTS_FILE = "merit-ports.properties";
+    private static final int BIND_ATTEMPTS = 3;
 
     private final KafkaRaftServer server;
     private final int brokerPort;
@@ -50,19 +51,25 @@ public final class EmbeddedKafka implements AutoCloseable {
         Path dir = logDir.toAbsolutePath().normalize();
         try {
             Files.createDirectories(dir);
-            int[] ports = ports(dir);
             if (!Files.exists(dir.resolve("meta.properties"))) {
                 format(dir);
             }
-            KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(config(dir, ports[0], ports[1]), false), Time.SYSTEM);
-            try {
-                server.startup();
-            } catch (RuntimeException e) {
-                server.shutdown();
-                server.awaitShutdown();
-                throw e;
+            // A port found free can be taken by another process before the broker binds it:
+            // then start again on new ports.
+            for (int attempt = 1; ; attempt++) {
+                int[] ports = ports(dir, attempt > 1);
+                KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(config(dir, ports[0], ports[1]), false), Time.SYSTEM);
+                try {
+                    server.startup();
+                    return new EmbeddedKafka(server, ports[0]);
+                } catch (RuntimeException e) {
+                    server.shutdown();
+                    server.awaitShutdown();
+                    if (attempt >= BIND_ATTEMPTS || !isBindFailure(e)) {
+                        throw e;
+                    }
+                }
             }
-            return new EmbeddedKafka(server, ports[0]);
         } catch (IOException e) {
             throw new MeritException("embedded Kafka in " + dir + ": " + e.getMessage(), e);
         } catch (MeritException e) {
@@ -70,6 +77,15 @@ public final class EmbeddedKafka implements AutoCloseable {
         } catch (Exception e) {
             throw new MeritException("embedded Kafka in " + dir + " did not start: " + e.getMessage(), e);
         }
+    }
+
+    private static boolean isBindFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException || String.valueOf(t.getMessage()).contains("failed to bind")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code 127.0.0.1:port} of the PLAINTEXT listener, for clients' {@code bootstrap.servers}. */
@@ -135,10 +151,10 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .run();
     }
 
-    /** {broker, controller}: the ones this directory used before if both are still free, else new free ones. */
-    private static int[] ports(Path dir) throws IOException {
+    /** {broker, controller}: unless {@code fresh}, the ones this directory used before if both are still free; else new free ones. */
+    private static int[] ports(Path dir, boolean fresh) throws IOException {
         Path file = dir.resolve(PORTS_FILE);
-        if (Files.exists(file)) {
+        if (!fresh && Files.exists(file)) {
             Properties p = new Properties();
             try (Reader r = Files.newBufferedReader(file)) {
                 p.load(r);

@@ -1,5 +1,6 @@
 package dev.merit.coordinator.events;
 
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.MeritException;
 import dev.merit.store.Repository;
@@ -47,7 +48,13 @@ public final class EventBus implements AutoCloseable {
      * reachable yet: events wait in the outbox until it is.
      */
     public static EventBus start(Repository repo, Path dataDir, String kafka) {
+        return start(repo, dataDir, kafka, new CoordinatorMetrics());
+    }
+
+    /** As {@link #start(Repository, Path, String)}, counting published events and failed attempts in {@code metrics}. */
+    public static EventBus start(Repository repo, Path dataDir, String kafka, CoordinatorMetrics metrics) {
         Objects.requireNonNull(repo, "repo");
+        Objects.requireNonNull(metrics, "metrics");
         Objects.requireNonNull(kafka, "kafka");
         EmbeddedKafka broker = null;
         String bootstrap;
@@ -59,7 +66,7 @@ public final class EventBus implements AutoCloseable {
         } else {
             throw new InvalidInputException("--kafka '" + kafka + "': expected HOST:PORT[,HOST:PORT...] or '" + EMBEDDED + "'");
         }
-        OutboxRelay relay = new OutboxRelay(repo, bootstrap);
+        OutboxRelay relay = new OutboxRelay(repo, bootstrap, metrics);
         if (broker != null) {
             // The embedded broker is up: create the topics now, so watchers can subscribe at once.
             try {

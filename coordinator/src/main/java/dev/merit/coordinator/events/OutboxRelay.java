@@ -1,5 +1,6 @@
 package dev.merit.coordinator.events;
 
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.store.Outbox;
 import dev.merit.store.Repository;
 import java.nio.ByteBuffer;
@@ -76,18 +77,20 @@ final class OutboxRelay implements AutoCloseable {
     private final AtomicLong skipped = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
     private final Duration clientTimeout;
+    private final CoordinatorMetrics metrics;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean topicsReady;
 
-    OutboxRelay(Repository repo, String bootstrap) {
-        this(repo, bootstrap, DEFAULT_CLIENT_TIMEOUT);
+    OutboxRelay(Repository repo, String bootstrap, CoordinatorMetrics metrics) {
+        this(repo, bootstrap, metrics, DEFAULT_CLIENT_TIMEOUT);
     }
 
     /** {@code clientTimeout} bounds each Kafka request, metadata wait and (twice over) each delivery. */
-    OutboxRelay(Repository repo, String bootstrap, Duration clientTimeout) {
+    OutboxRelay(Repository repo, String bootstrap, CoordinatorMetrics metrics, Duration clientTimeout) {
         this.repo = repo;
         this.bootstrap = bootstrap;
+        this.metrics = metrics;
         this.clientTimeout = clientTimeout;
         this.thread = Thread.ofPlatform().name("merit-outbox-relay").daemon().unstarted(this::run);
     }
@@ -180,6 +183,7 @@ final class OutboxRelay implements AutoCloseable {
                     break;
                 }
                 failures.incrementAndGet();
+                metrics.eventRelayFailed();
                 if (!failing) {
                     LOG.warn("outbox relay: cannot publish to Kafka at {} ({}); events stay in the outbox and are retried",
                             bootstrap, describe(e));
@@ -224,6 +228,7 @@ final class OutboxRelay implements AutoCloseable {
         if (!acked.isEmpty()) {
             repo.outbox().remove(acked);
             published.addAndGet(acked.size());
+            metrics.eventsPublished(acked.size());
         }
         if (failure != null) {
             throw failure;

@@ -26,6 +26,9 @@ import java.util.Objects;
  * <tr><td>{@code merit_received_bytes_total}</td><td>counter of delta bytes received</td></tr>
  * <tr><td>{@code merit_merge_duration_seconds}</td><td>histogram</td></tr>
  * <tr><td>{@code merit_head_version{branch}}</td><td>gauge: the version number of each branch's head</td></tr>
+ * <tr><td>{@code merit_events_published_total}</td><td>counter: outbox events written to Kafka</td></tr>
+ * <tr><td>{@code merit_event_relay_failures_total}</td><td>counter: failed attempts to publish (Kafka
+ *   unreachable or slow); rising while events wait in the outbox</td></tr>
  * </table>
  */
 public final class CoordinatorMetrics {
@@ -40,6 +43,8 @@ public final class CoordinatorMetrics {
     private final Counter bytes;
     private final Histogram merges;
     private final Gauge heads;
+    private final Counter published;
+    private final Counter relayFailures;
 
     public CoordinatorMetrics() {
         accepted = Counter.builder()
@@ -69,6 +74,14 @@ public final class CoordinatorMetrics {
                 .help("Version number of each branch's head")
                 .labelNames("branch")
                 .register(registry);
+        published = Counter.builder()
+                .name("merit_events_published_total")
+                .help("Outbox events written to Kafka")
+                .register(registry);
+        relayFailures = Counter.builder()
+                .name("merit_event_relay_failures_total")
+                .help("Failed attempts to publish outbox events to Kafka")
+                .register(registry);
     }
 
     public void proposalAccepted() {
@@ -92,6 +105,14 @@ public final class CoordinatorMetrics {
 
     public void headVersion(String branch, long number) {
         heads.labelValues(Objects.requireNonNull(branch, "branch")).set(number);
+    }
+
+    public void eventsPublished(long n) {
+        published.inc(n);
+    }
+
+    public void eventRelayFailed() {
+        relayFailures.inc();
     }
 
     /** All metrics in the Prometheus text exposition format. */

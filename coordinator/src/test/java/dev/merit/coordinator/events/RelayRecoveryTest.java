@@ -8,12 +8,15 @@ import static dev.merit.coordinator.events.KafkaTestSupport.writeEvent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
+import dev.merit.coordinator.metrics.PrometheusText;
 import dev.merit.store.Outbox;
 import dev.merit.store.Repository;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -117,17 +120,18 @@ class RelayRecoveryTest {
         EmbeddedKafka other = EmbeddedKafka.start(otherKafka);
         String address = other.bootstrapServers();
         other.close();
+        CoordinatorMetrics metrics = new CoordinatorMetrics();
         try (Repository repo = Repository.init(dir.resolve("repo"))) {
             IntStream.range(0, 5).forEach(i -> writeEvent(repo, Topics.PROPOSALS, "fail-" + i, "{}"));
             // Short timeouts, so attempts against the stopped broker fail quickly.
-            OutboxRelay relay = new OutboxRelay(repo, address, Duration.ofMillis(500));
+            OutboxRelay relay = new OutboxRelay(repo, address, metrics, Duration.ofMillis(500));
             relay.start();
             await("an attempt to fail", WAIT, () -> relay.failures() >= 2);
             // close() while Kafka is down returns (its waits are bounded) and keeps the events.
             relay.close();
             assertEquals(5, pending(repo));
 
-            OutboxRelay again = new OutboxRelay(repo, address, Duration.ofMillis(500));
+            OutboxRelay again = new OutboxRelay(repo, address, metrics, Duration.ofMillis(500));
             again.start();
             IntStream.range(5, 8).forEach(i -> writeEvent(repo, Topics.PROPOSALS, "fail-" + i, "{}"));
             again.wake();
@@ -137,6 +141,9 @@ class RelayRecoveryTest {
                 again.close();
                 assertEquals(IntStream.range(0, 8).mapToObj(i -> "fail-" + i).toList(),
                         readAll(address, Topics.PROPOSALS).stream().map(ConsumerRecord::key).toList());
+                Map<String, Double> scraped = PrometheusText.parse(metrics.scrape());
+                assertEquals(8.0, scraped.get("merit_events_published_total"));
+                assertTrue(scraped.get("merit_event_relay_failures_total") >= 2.0);
             } finally {
                 again.close();
                 other.close();
