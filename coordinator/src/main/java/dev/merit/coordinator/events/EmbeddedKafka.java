@@ -183,7 +183,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     private static boolean isFree(int port) {
-        try (ServerSocket ignored = bind(port)) {
+        try {
+            bind(port).close();
             return true;
         } catch (IOException e) {
             return false;

@@ -103,7 +103,10 @@ public final class EventBus implements AutoCloseable {
         return relay.skippedAsPublished();
     }
 
-    /** Stops the relay (within seconds even if Kafka is down; unpublished events stay in the outbox), then the broker. */
+    /**
+     * Stops the relay (within seconds even if Kafka is down; unpublished events stay in the outbox),
+     * then the broker. Close the bus before the repository: the relay reads and writes the outbox.
+     */
     @Override
     public synchronized void close() {
         if (closed) {

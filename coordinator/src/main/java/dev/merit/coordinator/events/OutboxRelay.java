@@ -31,6 +31,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -63,6 +65,8 @@ final class OutboxRelay implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
 
     static final int BATCH = 256;
+    /** Records namespace for events Kafka can never take (see {@link #setAside}). */
+    static final String SET_ASIDE = "outbox-unpublishable";
     private static final int TAIL_WINDOW = 2 * BATCH;
     private static final Duration IDLE_POLL = Duration.ofSeconds(1);
     private static final Duration MIN_BACKOFF = Duration.ofMillis(100);
@@ -220,7 +224,9 @@ final class OutboxRelay implements AutoCloseable {
                 futures.get(i).get();
                 acked.add(batch.get(i));
             } catch (ExecutionException ex) {
-                if (failure == null) {
+                if (isUnpublishable(ex.getCause())) {
+                    setAside(batch.get(i), ex.getCause());
+                } else if (failure == null) {
                     failure = ex.getCause() instanceof Exception c ? c : ex;
                 }
             }
@@ -233,6 +239,35 @@ final class OutboxRelay implements AutoCloseable {
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /**
+     * Errors that retrying can never cure for this event (it is bigger than Kafka accepts, or its
+     * topic name is invalid). Errors about the cluster (unreachable, not authorized) are not here:
+     * for those the events wait.
+     */
+    private static boolean isUnpublishable(Throwable t) {
+        return t instanceof RecordTooLargeException || t instanceof InvalidTopicException;
+    }
+
+    /**
+     * Moves an event that can never be published out of the outbox, so it does not hold back the
+     * events behind it, into the {@value #SET_ASIDE} records, where an operator can find it.
+     */
+    private void setAside(Outbox.Event e, Throwable why) {
+        var o = EventJson.object();
+        o.put("sequence", e.sequence());
+        o.put("topic", e.topic());
+        o.put("key", e.key());
+        o.put("error", why.toString());
+        o.put("value_base64", java.util.Base64.getEncoder().encodeToString(e.value()));
+        try (var tx = repo.newTransaction()) {
+            tx.putRecord(SET_ASIDE, "%020d".formatted(e.sequence()), EventJson.bytes(o));
+            tx.commit();
+        }
+        repo.outbox().remove(List.of(e));
+        LOG.error("outbox relay: event {} for {} (key {}) cannot be published and was set aside in records '{}': {}",
+                e.sequence(), e.topic(), e.key(), SET_ASIDE, why.toString());
     }
 
     /** Removes the events of {@code batch} already in their topics; returns the others. */

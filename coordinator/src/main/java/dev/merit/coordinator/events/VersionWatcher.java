@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -166,7 +167,7 @@ public final class VersionWatcher implements AutoCloseable {
             }
         } finally {
             positioned.countDown();
-            consumer.close(CLIENT_TIMEOUT);
+            consumer.close(CloseOptions.timeout(CLIENT_TIMEOUT));
         }
     }
 

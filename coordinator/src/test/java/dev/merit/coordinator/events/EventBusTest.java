@@ -72,18 +72,18 @@ class EventBusTest {
             try (EventBus bus = EventBus.start(repo, data, EventBus.EMBEDDED)) {
                 await("the queued version to be published", WAIT, () -> pending(repo) == 0);
                 List<VersionEvent> all = new CopyOnWriteArrayList<>();
-                try (VersionWatcher ignored = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.earliest(), all::add)) {
+                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.earliest(), all::add)) {
                     await("both versions from the beginning", WAIT, () -> all.size() == 2);
                 }
                 assertEquals(List.of(v1, v2), all);
                 List<VersionEvent> resumed = new CopyOnWriteArrayList<>();
-                try (VersionWatcher ignored = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.offset(1), resumed::add)) {
+                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.offset(1), resumed::add)) {
                     await("the version after offset 1", WAIT, () -> resumed.size() == 1);
                 }
                 assertEquals(List.of(v2), resumed);
                 List<VersionEvent> since = new CopyOnWriteArrayList<>();
                 // Record timestamps are the producer's clock, so anything from long ago selects both.
-                try (VersionWatcher ignored = VersionWatcher.start(bus.bootstrapServers(),
+                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(),
                         VersionWatcher.Position.since(Instant.EPOCH), since::add)) {
                     await("versions since the epoch", WAIT, () -> since.size() == 2);
                 }

@@ -150,4 +150,24 @@ class RelayRecoveryTest {
             }
         }
     }
+
+    @Test
+    void anEventKafkaCanNeverTakeIsSetAsideAndDoesNotHoldBackTheOthers() {
+        try (Repository repo = Repository.init(dir.resolve("repo"))) {
+            writeEvent(repo, Topics.PROPOSALS, "big-0", "{}");
+            // Over the producer's default max.request.size (1 MiB).
+            writeEvent(repo, Topics.PROPOSALS, "big-1", "x".repeat(2 << 20));
+            writeEvent(repo, Topics.PROPOSALS, "big-2", "{}");
+            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers())) {
+                await("the outbox to drain", WAIT, () -> pending(repo) == 0);
+                assertEquals(2, bus.publishedCount());
+            }
+            assertEquals(List.of("big-0", "big-2"), keysWithPrefix(Topics.PROPOSALS, "big-"));
+            List<String> aside = new java.util.ArrayList<>();
+            repo.scanRecords(OutboxRelay.SET_ASIDE, "", (k, v) -> aside.add(new String(v, java.nio.charset.StandardCharsets.UTF_8)));
+            assertEquals(1, aside.size());
+            assertTrue(aside.getFirst().contains("\"key\":\"big-1\"") && aside.getFirst().contains("RecordTooLargeException"),
+                    aside.getFirst().substring(0, 300));
+        }
+    }
 }
