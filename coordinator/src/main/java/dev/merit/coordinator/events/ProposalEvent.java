@@ -8,14 +8,15 @@ import java.util.Objects;
 
 /**
  * A proposal's outcome, published on {@link Topics#PROPOSALS} keyed by {@link #proposalId}. JSON:
- * {@code {"proposal_id","branch","contributor","status":"accepted"|"rejected","reasons":[..],
+ * {@code {"proposal_id","branch","contributor","status":"accepted"|"rejected"|"merged","reasons":[..],
  * "digest","base_version","time"}} with {@code time} an ISO-8601 instant.
  */
 public record ProposalEvent(String proposalId, String branch, String contributor, Status status,
                             List<String> reasons, String digest, String baseVersion, Instant time) {
 
+    /** Accepted and rejected when validated; a proposal merged into a version gets a second event, merged. */
     public enum Status {
-        ACCEPTED, REJECTED;
+        ACCEPTED, REJECTED, MERGED;
 
         String wire() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -25,6 +26,7 @@ public record ProposalEvent(String proposalId, String branch, String contributor
             return switch (s) {
                 case "accepted" -> ACCEPTED;
                 case "rejected" -> REJECTED;
+                case "merged" -> MERGED;
                 default -> throw new InvalidInputException("proposal event: unknown status '" + s + "'");
             };
         }

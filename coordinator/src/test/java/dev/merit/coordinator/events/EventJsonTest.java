@@ -37,6 +37,15 @@ class EventJsonTest {
     }
 
     @Test
+    void aMergedProposalEventAsTheProposalServiceWritesItParses() {
+        String json = "{\"proposal_id\":\"p3\",\"branch\":\"main\",\"contributor\":\"carol\",\"status\":\"merged\","
+                + "\"reasons\":[],\"digest\":\"d\",\"base_version\":\"abc123\",\"time\":\"2026-03-04T05:06:07.089123Z\"}";
+        ProposalEvent e = ProposalEvent.parse(json.getBytes(StandardCharsets.UTF_8));
+        assertEquals(ProposalEvent.Status.MERGED, e.status());
+        assertEquals(Instant.parse("2026-03-04T05:06:07.089123Z"), e.time());
+    }
+
+    @Test
     void unknownFieldsAreIgnoredForForwardCompatibility() {
         String json = "{\"branch\":\"main\",\"commit\":\"c\",\"parents\":[],\"proposals\":[],\"strategy\":\"s\","
                 + "\"time\":\"2026-03-04T05:06:07Z\",\"added_later\":42}";
