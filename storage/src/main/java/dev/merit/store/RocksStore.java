@@ -202,15 +202,26 @@ final class RocksStore implements AutoCloseable {
 
     /** Calls {@code visit} with every key and value of a table or object family, in key order. */
     void forEach(ColumnFamilyHandle cf, byte[] prefix, BiConsumer<byte[], byte[]> visit) {
+        scan(cf, prefix, true, (k, v) -> {
+            visit.accept(k, v);
+            return true;
+        });
+    }
+
+    /** Like {@link #forEach}, stopping as soon as {@code visit} returns false. */
+    void forEachWhile(ColumnFamilyHandle cf, byte[] prefix, java.util.function.BiPredicate<byte[], byte[]> visit) {
         scan(cf, prefix, true, visit);
     }
 
     /** Visits only keys: values are not read, which is cheap for tensor chunks kept in blob files. */
     void forEachKey(ObjectKind kind, byte[] prefix, java.util.function.Consumer<byte[]> visit) {
-        scan(objectFamilies.get(kind), prefix, false, (k, v) -> visit.accept(k));
+        scan(objectFamilies.get(kind), prefix, false, (k, v) -> {
+            visit.accept(k);
+            return true;
+        });
     }
 
-    private void scan(ColumnFamilyHandle cf, byte[] prefix, boolean values, BiConsumer<byte[], byte[]> visit) {
+    private void scan(ColumnFamilyHandle cf, byte[] prefix, boolean values, java.util.function.BiPredicate<byte[], byte[]> visit) {
         enter();
         try (RocksIterator it = db.newIterator(cf)) {
             if (prefix == null) {
@@ -223,7 +234,9 @@ final class RocksStore implements AutoCloseable {
                 if (prefix != null && !startsWith(k, prefix)) {
                     break;
                 }
-                visit.accept(k, values ? it.value() : null);
+                if (!visit.test(k, values ? it.value() : null)) {
+                    break;
+                }
             }
             it.status();
         } catch (RocksDBException e) {
