@@ -2,7 +2,10 @@ package dev.merit.coordinator;
 
 import dev.merit.coordinator.auth.KeyRegistry;
 import dev.merit.coordinator.auth.TokenStore;
+import dev.merit.coordinator.events.EventBus;
 import dev.merit.coordinator.grpc.GrpcServices;
+import dev.merit.coordinator.http.HttpEndpoint;
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.policy.PolicyRunner;
 import dev.merit.coordinator.proposals.ProposalService;
@@ -54,6 +57,9 @@ public final class Coordinator implements AutoCloseable {
     private final Server server;
     private final ExecutorService executor;
     private final List<AutoCloseable> extras;
+    private final CoordinatorMetrics metrics;
+    private final Optional<EventBus> events;
+    private final Optional<HttpEndpoint> http;
 
     private Coordinator(Builder b) {
         Path data = b.dataDir.toAbsolutePath().normalize();
@@ -66,21 +72,57 @@ public final class Coordinator implements AutoCloseable {
             this.adminToken = tokens.bootstrap("admin");
             KeyRegistry keys = new KeyRegistry(repo);
             this.versions = new Versions(repo);
-            Runnable wake = b.hooks.eventsWritten();
+            this.metrics = new CoordinatorMetrics();
+            if (b.kafka != null) {
+                EventBus bus = EventBus.start(repo, data, b.kafka);
+                started.add(bus);
+                this.events = Optional.of(bus);
+            } else {
+                this.events = Optional.empty();
+            }
+            if (b.httpPort >= 0) {
+                HttpEndpoint h = HttpEndpoint.start(b.host, b.httpPort, metrics);
+                started.add(h);
+                this.http = Optional.of(h);
+            } else {
+                this.http = Optional.empty();
+            }
+            Runnable wake = () -> {
+                events.ifPresent(EventBus::wakeRelay);
+                b.hooks.eventsWritten().run();
+            };
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
             this.proposals = new ProposalService(new ProposalStore(repo), new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")),
                     keys, versions, vc, Optional.ofNullable(b.gate), tmp, wake);
             this.policy = new PolicyRunner(b.policy, proposals, versions, tmp, wake);
             started.add(policy);
             policy.onFailure(e -> LOG.log(Level.WARNING, "merge failed", e));
-            policy.setListener(b.hooks::merged);
+            policy.setListener((branch, commit, n, took) -> {
+                metrics.mergeDuration(took);
+                metrics.headVersion(branch, versions.number(dev.merit.store.ObjectId.fromString(commit.hex())));
+                b.hooks.merged(branch, commit, n, took);
+            });
             proposals.setPolicy(policy);
+            proposals.setDecisionListener(r -> {
+                if (r.status() == dev.merit.coordinator.proposals.ProposalRecord.Status.REJECTED) {
+                    metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
+                } else {
+                    metrics.proposalAccepted();
+                }
+            });
+            repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
-            GrpcServices.create(tokens, keys, proposals, policy, versions, b.hooks::bytesReceived).forEach(sb::addService);
+            GrpcServices.create(tokens, keys, proposals, policy, versions, n -> {
+                metrics.bytesReceived(n);
+                b.hooks.bytesReceived(n);
+            }).forEach(sb::addService);
             this.server = sb.executor(executor).build().start();
-            this.extras = List.copyOf(b.hooks.closeables());
+            List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
+            http.ifPresent(ex::add);
+            events.ifPresent(ex::add);
+            this.extras = List.copyOf(ex);
         } catch (IOException e) {
             closeAll(started);
             repo.close();
@@ -104,6 +146,20 @@ public final class Coordinator implements AutoCloseable {
     /** The port the server listens on (the real one when 0 was asked for). */
     public int port() {
         return server.getPort();
+    }
+
+    public CoordinatorMetrics metrics() {
+        return metrics;
+    }
+
+    /** The event bus, when Kafka was configured. */
+    public Optional<EventBus> events() {
+        return events;
+    }
+
+    /** The HTTP endpoint's port, when one was asked for. */
+    public Optional<Integer> httpPort() {
+        return http.map(HttpEndpoint::port);
     }
 
     public Repository repository() {
@@ -201,6 +257,8 @@ public final class Coordinator implements AutoCloseable {
         private String host = "127.0.0.1";
         private int port = 7070;
         private Hooks hooks = new Hooks() {};
+        private String kafka;
+        private int httpPort = -1;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir);
@@ -230,6 +288,18 @@ public final class Coordinator implements AutoCloseable {
         public Builder listen(String host, int port) {
             this.host = host;
             this.port = port;
+            return this;
+        }
+
+        /** "embedded" or "host:port": publish events through Kafka (otherwise they wait in the outbox). */
+        public Builder kafka(String kafka) {
+            this.kafka = kafka;
+            return this;
+        }
+
+        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        public Builder httpPort(int port) {
+            this.httpPort = port;
             return this;
         }
 

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.coordinator.Json;
 import dev.merit.coordinator.Versions;
+import dev.merit.coordinator.events.Topics;
+import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.merge.MergeInput;
@@ -37,8 +39,6 @@ final class MergeRunner {
 
     /** What a merge produced, for metrics and callers. */
     record Merged(ObjectId commit, List<ProposalRecord> proposals, Duration took) {}
-
-    private static final String VERSIONS_TOPIC = "merit.versions";
 
     private final Repository repo;
     private final ProposalStore store;
@@ -91,9 +91,9 @@ final class MergeRunner {
                                 ProposalRecord m = p.merged(id.name());
                                 store.put(tx, m);
                                 store.dequeue(tx, m);
-                                tx.addEvent("merit.proposals", m.id(), m.eventJson());
                             }
-                            tx.addEvent(VERSIONS_TOPIC, branch, versionEvent(branch, id, head, proposals, now));
+                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
+                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
                         }).call();
             }
             List<ObjectId> parents = r.commit().parents();
@@ -138,17 +138,5 @@ final class MergeRunner {
         ObjectNode root = Json.object();
         root.set("merge", m);
         return root;
-    }
-
-    private byte[] versionEvent(String branch, ObjectId commit, ObjectId parent, List<ProposalRecord> proposals, Instant time) {
-        ObjectNode n = Json.object();
-        n.put("branch", branch);
-        n.put("commit", commit.name());
-        n.putArray("parents").add(parent.name());
-        ArrayNode ps = n.putArray("proposals");
-        proposals.forEach(p -> ps.add(p.id()));
-        n.put("strategy", config.strategy().id());
-        n.put("time", time.toString());
-        return Json.bytes(n);
     }
 }

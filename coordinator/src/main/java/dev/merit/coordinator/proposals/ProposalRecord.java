@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.coordinator.Json;
+import dev.merit.coordinator.events.ProposalEvent;
 import dev.merit.coordinator.validate.CheckResult;
 import dev.merit.store.StoreException;
 import java.time.Instant;
@@ -118,18 +119,9 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
         return n.hasNonNull(field) ? Optional.of(n.get(field).asText()) : Optional.empty();
     }
 
-    /** The payload of the {@code merit.proposals} event. */
+    /** The payload of the {@code merit.proposals} event (accepted or rejected proposals only). */
     public byte[] eventJson() {
-        ObjectNode n = Json.object();
-        n.put("proposal_id", id);
-        n.put("branch", branch);
-        n.put("contributor", contributor);
-        n.put("status", status.name().toLowerCase());
-        ArrayNode rs = n.putArray("reasons");
-        reasons.forEach(rs::add);
-        n.put("digest", digest);
-        n.put("base_version", baseVersion);
-        n.put("time", Instant.now().toString());
-        return Json.bytes(n);
+        ProposalEvent.Status st = status == Status.REJECTED ? ProposalEvent.Status.REJECTED : ProposalEvent.Status.ACCEPTED;
+        return new ProposalEvent(id, branch, contributor, st, reasons, digest, baseVersion, Instant.now()).toJson();
     }
 }

@@ -5,6 +5,7 @@ import dev.merit.codec.DeltaCodec;
 import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Ed25519;
+import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.auth.KeyRegistry;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
@@ -61,6 +62,7 @@ public final class ProposalService {
     private final Map<ObjectId, Double> headScores = new ConcurrentHashMap<>();
     private final Object writeLock = new Object();
     private volatile AcceptListener policy = r -> r;
+    private volatile java.util.function.Consumer<ProposalRecord> decided = r -> {};
 
     public ProposalService(ProposalStore store, Uploads uploads, KeyRegistry keys, Versions versions, ValidationConfig config,
                            Optional<QualityGate> gate, Path tmp, Runnable eventsWritten) {
@@ -77,6 +79,11 @@ public final class ProposalService {
 
     public void setPolicy(AcceptListener policy) {
         this.policy = policy;
+    }
+
+    /** Told about every accepted or rejected proposal (metrics). */
+    public void setDecisionListener(java.util.function.Consumer<ProposalRecord> l) {
+        this.decided = l;
     }
 
     public ProposalStore store() {
@@ -172,6 +179,7 @@ public final class ProposalService {
                 tx.commit();
             }
             eventsWritten.run();
+            decided.accept(rec);
             return rec;
         }
     }
@@ -228,6 +236,7 @@ public final class ProposalService {
         }
         upload.discard();
         eventsWritten.run();
+        decided.accept(rec);
         return policy.accepted(rec);
     }
 
@@ -304,7 +313,9 @@ public final class ProposalService {
                 if (dequeue) {
                     store.dequeue(tx, next);
                 }
-                tx.addEvent(Topics.PROPOSALS, next.id(), next.eventJson());
+                if (next.status() == ProposalRecord.Status.REJECTED) {
+                    tx.addEvent(Topics.PROPOSALS, next.id(), next.eventJson());
+                }
                 tx.commit();
             }
         }
