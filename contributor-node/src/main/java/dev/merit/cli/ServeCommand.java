@@ -68,16 +68,28 @@ final class ServeCommand extends BaseCommand {
         if (!kafka.equals("none")) {
             b.kafka(kafka);
         }
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        // On SIGTERM/Ctrl-C the hook lets run() close the coordinator and waits for it, so merges
+        // finish and the repository closes cleanly before the JVM exits.
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
             out().printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
             c.httpPort().ifPresent(p -> out().printf("HTTP on %s:%d%n", host, p));
             c.events().ifPresent(e -> out().println("Kafka at " + e.bootstrapServers()));
             c.initialAdminToken().ifPresent(t -> out().println("Admin token (shown once): " + t));
             out().flush();
-            CountDownLatch stop = new CountDownLatch(1);
-            Thread hook = new Thread(stop::countDown, "merit-serve-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             stop.await();
+        } finally {
+            closed.countDown();
         }
         return ExitCode.OK;
     }
