@@ -115,6 +115,7 @@ class CoordinatorEndToEndTest {
             ok(fresh, "checkout", "HEAD", "-o", dir.resolve("pulled.safetensors").toString());
             Path expected = expectedFisherMerge(base, tuned, fishers, examples, dir.resolve("expected.safetensors"));
             assertSameBytes(expected, dir.resolve("pulled.safetensors"));
+            assertIsTheFisherMerge(base, tuned, fishers, examples, dir.resolve("pulled.safetensors"));
 
             // A contributor's pull replaces its pushed commit with the coordinator's version.
             CliRunner alice = new CliRunner(dir.resolve("alice"));
@@ -206,6 +207,50 @@ class CoordinatorEndToEndTest {
                 return tuned.describe();
             }
         };
+    }
+
+    /**
+     * Checks the pulled model against the Fisher-merge formula evaluated here entry by entry, in
+     * double precision, without the merge engine: for each entry j, over the contributors i that
+     * changed it, head_j = base_j + sum_i w_i F'_ij d_ij / sum_i w_i F'_ij, where w_i is the example
+     * count (no proposal was stale), F' = max(F, 1e-6) and d = tuned - base.
+     */
+    private static void assertIsTheFisherMerge(Path base, List<Path> tuned, List<Path> fishers, long[] examples, Path pulled) {
+        List<SafetensorsFile> open = new ArrayList<>();
+        try (SafetensorsFile b = SafetensorsFile.open(base); SafetensorsFile got = SafetensorsFile.open(pulled)) {
+            for (int i = 0; i < tuned.size(); i++) {
+                open.add(SafetensorsFile.open(tuned.get(i)));
+                open.add(SafetensorsFile.open(fishers.get(i)));
+            }
+            long checked = 0;
+            for (TensorInfo t : b.tensors()) {
+                DType dt = t.dtype();
+                for (long j = 0; j < t.numel(); j++) {
+                    double before = dt.getDouble(b.data(t.name()), j);
+                    double num = 0;
+                    double den = 0;
+                    if (dt.isFloatingPoint()) {
+                        for (int i = 0; i < tuned.size(); i++) {
+                            double after = dt.getDouble(open.get(2 * i).data(t.name()), j);
+                            if (after != before) {
+                                double f = Math.max(DType.F32.getDouble(open.get(2 * i + 1).data(t.name()), j), 1e-6);
+                                num += examples[i] * f * (after - before);
+                                den += examples[i] * f;
+                            }
+                        }
+                    }
+                    double want = before + (den == 0 ? 0 : num / den);
+                    double have = dt.getDouble(got.data(t.name()), j);
+                    // float32 accumulation, then rounding to the tensor's dtype (one BF16 ulp is 2^-8 relative).
+                    double tol = dt == DType.BF16 ? Math.abs(want) * 0x1p-8 + 1e-6 : dt == DType.F32 ? Math.abs(want) * 1e-6 + 1e-6 : 0;
+                    assertEquals(want, have, tol, t.name() + "[" + j + "]");
+                    checked++;
+                }
+            }
+            assertTrue(checked > 20_000);
+        } finally {
+            open.forEach(SafetensorsFile::close);
+        }
     }
 
     private static void assertSameBytes(Path expected, Path actual) {
