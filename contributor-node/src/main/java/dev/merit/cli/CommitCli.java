@@ -96,8 +96,11 @@ final class CommitCli extends BaseCommand {
                 return ExitCode.OK;
             }
             out().printf("[%s %s] %s%n", repo.currentBranch(), r.id().abbreviate(12), r.commit().message());
-            out().printf("stored %s (%s of the dense %s)%n", Format.bytes(r.commit().storedBytes()),
-                    Format.percent(dense == 0 ? 0 : (double) r.commit().storedBytes() / dense), Format.bytes(dense));
+            long fisherBytes = r.commit().provenance().path("fisher_bytes").asLong();
+            long modelBytes = r.commit().storedBytes() - fisherBytes;
+            out().printf("stored %s (%s of the dense %s)%s%n", Format.bytes(modelBytes),
+                    Format.percent(dense == 0 ? 0 : (double) modelBytes / dense), Format.bytes(dense),
+                    fisher == null ? "" : ", plus " + Format.bytes(fisherBytes) + " for the Fisher");
             if (sel.has("kept_norm_fraction")) {
                 out().printf("kept %d changed entries carrying %s of the change's L2 norm%n",
                         sel.path("kept_entries").asLong(), Format.percent(sel.path("kept_norm_fraction").asDouble()));

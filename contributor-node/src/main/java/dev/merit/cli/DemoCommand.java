@@ -1,12 +1,18 @@
 package dev.merit.cli;
 
+import dev.merit.coordinator.Coordinator;
+import dev.merit.coordinator.policy.MergePolicy;
+import dev.merit.coordinator.policy.PolicyConfig;
+import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.safetensors.SafetensorsWriter;
+import dev.merit.store.ObjectId;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -14,7 +20,7 @@ import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", header = "Walk through versioning a model: init, sparse commits, log, diff, show, checkout, fsck.")
+@Command(name = "demo", header = "Walk through Merit: version a model locally, then share it through a coordinator that merges contributors' updates.")
 final class DemoCommand extends BaseCommand {
 
     @Option(names = "--dir", description = "Work here instead of a new temporary directory.")
@@ -22,6 +28,9 @@ final class DemoCommand extends BaseCommand {
 
     @Option(names = "--params", description = "Parameters of the demo model (default ${DEFAULT-VALUE}).")
     long params = 4_000_000;
+
+    @Option(names = "--local", description = "Only the local part (no coordinator).")
+    boolean local;
 
     @Override
     int run() throws Exception {
@@ -47,8 +56,94 @@ final class DemoCommand extends BaseCommand {
         rc |= step(work, "checkout", "v1", "-o", "v1.safetensors");
         rc |= step(work, "diff", "v1", "finetuned.safetensors");
         rc |= step(work, "fsck");
+        if (!local) {
+            rc |= sharedModel(work, base);
+        }
         out().println(rc == 0 ? "demo finished: every step succeeded" : "demo finished with failures");
         return rc == 0 ? ExitCode.OK : ExitCode.FAILURE;
+    }
+
+    /**
+     * The shared model: a coordinator (embedded Kafka, batch policy, Fisher-weighted merges), a
+     * maintainer who publishes the base, three contributors who push sparse updates with their
+     * Fishers, and a fresh clone that pulls the merged version.
+     */
+    private int sharedModel(Path work, Path base) throws Exception {
+        out().println();
+        out().println("== A shared model: a coordinator merges three contributors' sparse updates ==");
+        PolicyConfig policy = PolicyConfig.defaults().withPolicy(MergePolicy.BATCH).withStrategy(Strategy.FISHER)
+                .withBatch(3, Duration.ofMinutes(5));
+        int rc = 0;
+        try (Coordinator coord = Coordinator.builder(work.resolve("coordinator")).listen("127.0.0.1", 0).policy(policy)
+                .kafka("embedded").httpPort(0).start()) {
+            String url = "merit://127.0.0.1:" + coord.port();
+            String admin = coord.initialAdminToken().orElseThrow();
+            out().println("coordinator on " + url + " (batch of 3, fisher); Kafka at "
+                    + coord.events().map(e -> e.bootstrapServers()).orElse("-")
+                    + "; metrics on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/metrics");
+            rc |= step(work, "remote", "add", "origin", url, "--token", admin);
+            rc |= step(work, "push", "origin", "main");
+            ObjectId published = coord.versions().requireHead("main");
+            String[] names = {"alice", "bob", "carol"};
+            for (int i = 0; i < names.length; i++) {
+                String token = capture(work, "token", "create", "--name", names[i], "--role", "contributor").trim();
+                rc |= step(work, "clone", url, names[i], "--token", token);
+                Path home = work.resolve(names[i]);
+                fineTune(base, home.resolve("tuned.safetensors"), 0.03, 100 + i);
+                writeFisher(base, home.resolve("fisher.safetensors"), 200 + i);
+                rc |= step(home, "key", "register");
+                rc |= step(home, "commit", "tuned.safetensors", "--density", "0.01", "--fisher", "fisher.safetensors",
+                        "-m", "Fine-tune by " + names[i]);
+                rc |= step(home, "push", "--examples", Integer.toString(100 * (i + 1)));
+            }
+            ObjectId merged = awaitNewHead(coord, published);
+            out().println();
+            out().println("the coordinator merged the batch into " + merged.abbreviate(12));
+            rc |= step(work, "clone", url, "fresh", "--token", admin);
+            rc |= step(work.resolve("fresh"), "log", "--oneline");
+            rc |= step(work.resolve("fresh"), "show", "HEAD");
+            rc |= step(work.resolve("alice"), "pull");
+            rc |= step(work, "proposals");
+        }
+        return rc;
+    }
+
+    private static ObjectId awaitNewHead(Coordinator coord, ObjectId old) throws InterruptedException {
+        for (int i = 0; i < 1200; i++) {
+            var h = coord.versions().head("main");
+            if (h.isPresent() && !h.get().equals(old)) {
+                return h.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new dev.merit.error.MeritException("the coordinator did not merge the batch within a minute");
+    }
+
+    private String capture(Path work, String... args) {
+        java.io.StringWriter buf = new java.io.StringWriter();
+        int rc = Main.run(work, new java.io.PrintWriter(buf, true), err(), args);
+        if (rc != 0) {
+            throw new dev.merit.error.MeritException("merit " + String.join(" ", args) + " failed with exit code " + rc);
+        }
+        return buf.toString();
+    }
+
+    /** A positive diagonal Fisher with the model's names and shapes (what training would estimate). */
+    private static void writeFisher(Path model, Path to, long seed) {
+        try (SafetensorsFile in = SafetensorsFile.open(model)) {
+            List<TensorInfo> layout = in.tensors().stream().map(t -> new TensorInfo(t.name(), DType.F32, t.shape())).toList();
+            try (SafetensorsWriter w = SafetensorsWriter.create(to, layout, Map.of())) {
+                IntStream.range(0, layout.size()).parallel().forEach(i -> {
+                    TensorInfo t = layout.get(i);
+                    SplittableRandom rnd = new SplittableRandom(seed * 1000 + i);
+                    MemorySegment seg = w.segment(t.name());
+                    for (long j = 0; j < t.numel(); j++) {
+                        DType.F32.setFloat(seg, j, (float) (0.1 + rnd.nextDouble()));
+                    }
+                });
+                w.finish();
+            }
+        }
     }
 
     private int step(Path work, String... args) {

@@ -14,6 +14,8 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class, CommitCli.class, StatusCommand.class, LogCommand.class, ShowCommand.class,
             DiffCommand.class, CheckoutCommand.class, BranchCommand.class, SwitchCommand.class, TagCommand.class,
             FsckCommand.class, GcCommand.class, MergeCli.class, DemoCommand.class,
+            ServeCommand.class, RemoteCli.class, CloneCommand.class, PushCommand.class, PullCommand.class,
+            ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class,
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

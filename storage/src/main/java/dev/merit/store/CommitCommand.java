@@ -201,6 +201,7 @@ public final class CommitCommand {
                 Manifest manifest = new Manifest(List.of(entries), source.metadata());
                 ObjectId manifestId = sink.putFinal(ObjectKind.MANIFEST, manifest.encode());
                 Optional<ObjectId> fisherId = Optional.empty();
+                long beforeFisher = sink.newBytes();
                 if (fisher != null) {
                     List<Manifest.Entry> fe = new ArrayList<>();
                     for (TensorInfo t : fisher.tensors()) {
@@ -212,6 +213,9 @@ public final class CommitCommand {
                 parentId.ifPresent(parents::add);
                 parents.addAll(extraParents);
                 ObjectNode prov = buildProvenance(deltas);
+                if (fisher != null) {
+                    prov.put("fisher_bytes", sink.newBytes() - beforeFisher);
+                }
                 Commit commit = new Commit(manifestId, parents, author, time != null ? time : Instant.now(), message,
                         fisherId, prov, sink.newBytes());
                 ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());

@@ -24,31 +24,47 @@ public final class Outbox {
     /** The oldest {@code max} events. */
     public List<Event> pending(int max) {
         List<Event> out = new ArrayList<>();
-        repo.store().forEach(repo.store().family(RocksStore.Table.OUTBOX), null, (k, v) -> {
-            if (out.size() < max) {
-                out.add(decode(ByteBuffer.wrap(k).getLong(), v));
-            }
+        if (max <= 0) {
+            return out;
+        }
+        repo.store().forEachWhile(repo.store().family(RocksStore.Table.OUTBOX), null, (k, v) -> {
+            out.add(decode(ByteBuffer.wrap(k).getLong(), v));
+            return out.size() < max;
         });
         return out;
     }
 
-    /** Removes published events. */
+    /**
+     * Removes published events. The highest sequence ever removed is kept, so numbering carries
+     * on after the outbox empties and the repository is reopened.
+     */
     public void remove(List<Event> events) {
+        long high = highWater(repo.store());
         try (RocksStore.Batch b = repo.store().newBatch()) {
             for (Event e : events) {
                 b.delete(RocksStore.Table.OUTBOX, key(e.sequence()));
+                high = Math.max(high, e.sequence());
             }
+            b.put(RocksStore.Table.META, HIGH_WATER, key(high));
             repo.store().write(b, true);
         }
+    }
+
+    private static final byte[] HIGH_WATER = "outbox-high-water".getBytes(StandardCharsets.US_ASCII);
+
+    private static long highWater(RocksStore store) {
+        byte[] v = store.get(RocksStore.Table.META, HIGH_WATER);
+        return v == null ? 0 : ByteBuffer.wrap(v).getLong();
     }
 
     static byte[] key(long seq) {
         return ByteBuffer.allocate(Long.BYTES).putLong(seq).array();
     }
 
+    /** The highest sequence used so far: still pending, or removed after publishing. */
     static long lastSequence(RocksStore store) {
         byte[] k = store.lastKey(RocksStore.Table.OUTBOX, new byte[0]);
-        return k == null ? 0 : ByteBuffer.wrap(k).getLong();
+        return Math.max(k == null ? 0 : ByteBuffer.wrap(k).getLong(), highWater(store));
     }
 
     static byte[] encode(String topic, String key, byte[] value) {

@@ -202,51 +202,45 @@ final class RocksStore implements AutoCloseable {
 
     /** Calls {@code visit} with every key and value of a table or object family, in key order. */
     void forEach(ColumnFamilyHandle cf, byte[] prefix, BiConsumer<byte[], byte[]> visit) {
-        enter();
-        try {
-            try (RocksIterator it = db.newIterator(cf)) {
-                if (prefix == null) {
-                    it.seekToFirst();
-                } else {
-                    it.seek(prefix);
-                }
-                for (; it.isValid(); it.next()) {
-                    byte[] k = it.key();
-                    if (prefix != null && !startsWith(k, prefix)) {
-                        break;
-                    }
-                    visit.accept(k, it.value());
-                }
-                it.status();
-            } catch (RocksDBException e) {
-                throw wrap("scanning", e);
-            }
-        } finally {
-            exit();
-        }
+        scan(cf, prefix, true, (k, v) -> {
+            visit.accept(k, v);
+            return true;
+        });
     }
 
-    /** Visits only keys (values are not read: cheap for tensor chunks kept in blob files). */
+    /** Like {@link #forEach}, stopping as soon as {@code visit} returns false. */
+    void forEachWhile(ColumnFamilyHandle cf, byte[] prefix, java.util.function.BiPredicate<byte[], byte[]> visit) {
+        scan(cf, prefix, true, visit);
+    }
+
+    /** Visits only keys: values are not read, which is cheap for tensor chunks kept in blob files. */
     void forEachKey(ObjectKind kind, byte[] prefix, java.util.function.Consumer<byte[]> visit) {
+        scan(objectFamilies.get(kind), prefix, false, (k, v) -> {
+            visit.accept(k);
+            return true;
+        });
+    }
+
+    private void scan(ColumnFamilyHandle cf, byte[] prefix, boolean values, java.util.function.BiPredicate<byte[], byte[]> visit) {
         enter();
-        try {
-            try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(objectFamilies.get(kind), ro)) {
-                if (prefix == null) {
-                    it.seekToFirst();
-                } else {
-                    it.seek(prefix);
-                }
-                for (; it.isValid(); it.next()) {
-                    byte[] k = it.key();
-                    if (prefix != null && !startsWith(k, prefix)) {
-                        break;
-                    }
-                    visit.accept(k);
-                }
-                it.status();
-            } catch (RocksDBException e) {
-                throw wrap("scanning " + kind, e);
+        try (RocksIterator it = db.newIterator(cf)) {
+            if (prefix == null) {
+                it.seekToFirst();
+            } else {
+                it.seek(prefix);
             }
+            for (; it.isValid(); it.next()) {
+                byte[] k = it.key();
+                if (prefix != null && !startsWith(k, prefix)) {
+                    break;
+                }
+                if (!visit.test(k, values ? it.value() : null)) {
+                    break;
+                }
+            }
+            it.status();
+        } catch (RocksDBException e) {
+            throw wrap("scanning", e);
         } finally {
             exit();
         }

@@ -57,6 +57,31 @@ class TransactionOutboxTest {
     }
 
     @Test
+    void sequenceNumbersCarryOnAfterTheOutboxEmptiesAndTheRepositoryReopens() {
+        long last;
+        try (Repository repo = Repository.init(dir.resolve("repo"))) {
+            for (int i = 0; i < 3; i++) {
+                try (Transaction tx = repo.newTransaction()) {
+                    tx.addEvent("t", "e" + i, new byte[0]);
+                    tx.commit();
+                }
+            }
+            List<Outbox.Event> all = repo.outbox().pending(10);
+            assertEquals(2, repo.outbox().pending(2).size(), "pending(max) returns at most max");
+            last = all.getLast().sequence();
+            repo.outbox().remove(all);
+            assertTrue(repo.outbox().pending(10).isEmpty());
+        }
+        try (Repository repo = Repository.open(dir.resolve("repo"))) {
+            try (Transaction tx = repo.newTransaction()) {
+                tx.addEvent("t", "after", new byte[0]);
+                tx.commit();
+            }
+            assertTrue(repo.outbox().pending(10).getFirst().sequence() > last, "no sequence number is reused");
+        }
+    }
+
+    @Test
     void aFailedRefUpdateWritesNoneOfTheRows() {
         Path v0 = TestModels.builder().tensor("w", DType.F32, 10).write(dir.resolve("v0.safetensors"));
         try (Repository repo = Repository.init(dir.resolve("repo")); SafetensorsFile f = SafetensorsFile.open(v0)) {

@@ -1,0 +1,2 @@
+/** Coordinator harness: push-to-merged-commit latency and ingest throughput on loopback. */
+package dev.merit.bench.coordinator;

@@ -1,0 +1,49 @@
+package dev.merit.cli;
+
+import dev.merit.proto.v1.Branch;
+import dev.merit.remote.LocalConfig;
+import dev.merit.remote.RemoteClient;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "clone", header = "Copy a coordinator's branch into a new repository (remote 'origin').")
+final class CloneCommand extends BaseCommand {
+
+    @Parameters(index = "0", paramLabel = "URL", description = "merit://HOST:PORT")
+    String url;
+
+    @Parameters(index = "1", paramLabel = "DIR")
+    Path dir;
+
+    @Option(names = {"-b", "--branch"}, defaultValue = "main", description = "Branch to clone (default: main).")
+    String branch;
+
+    @Option(names = "--token", description = "Token (else MERIT_TOKEN); kept as origin's token.")
+    String token;
+
+    @Override
+    int run() {
+        String tok = RemoteSupport.token(token, Optional.empty(), url);
+        RemoteClient.target(url);
+        Path target = path(dir);
+        try (RemoteClient c = RemoteClient.connect(url, tok); Repository repo = Repository.init(target)) {
+            LocalConfig cfg = new LocalConfig(repo);
+            cfg.addRemote("origin", url, token);
+            Branch b = c.fetch(repo, branch, List.of(), progress(false));
+            ObjectId head = ObjectId.fromString(b.getHead());
+            cfg.setTracking("origin", branch, head);
+            repo.updateBranch(branch, Optional.empty(), head, "clone " + url);
+            if (!branch.equals(repo.currentBranch())) {
+                repo.switchBranch(branch);
+            }
+            out().printf("Cloned %s into %s: %s at %s (version %d)%n", url, target, branch, head.abbreviate(12), b.getNumber());
+        }
+        return ExitCode.OK;
+    }
+}

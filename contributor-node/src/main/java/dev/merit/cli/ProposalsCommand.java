@@ -1,0 +1,57 @@
+package dev.merit.cli;
+
+import dev.merit.error.InvalidInputException;
+import dev.merit.proto.v1.Proposal;
+import dev.merit.proto.v1.ProposalStatus;
+import dev.merit.remote.LocalConfig;
+import dev.merit.remote.RemoteClient;
+import dev.merit.store.Repository;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "proposals", header = "List proposals on a coordinator (yours; every one for maintainers).")
+final class ProposalsCommand extends BaseCommand {
+
+    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE")
+    String remote;
+
+    @Option(names = {"-b", "--branch"}, defaultValue = "", description = "Only this branch.")
+    String branch;
+
+    @Option(names = "--status", description = "accepted, rejected or merged.")
+    String status;
+
+    @Option(names = {"-n", "--limit"}, defaultValue = "50")
+    int limit;
+
+    @Option(names = {"-v", "--verbose"}, description = "Show every check.")
+    boolean verbose;
+
+    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
+    String token;
+
+    @Override
+    int run() {
+        ProposalStatus st = status == null ? ProposalStatus.PROPOSAL_STATUS_UNSPECIFIED : switch (status.toLowerCase(Locale.ROOT)) {
+            case "accepted" -> ProposalStatus.ACCEPTED;
+            case "rejected" -> ProposalStatus.REJECTED;
+            case "merged" -> ProposalStatus.MERGED;
+            default -> throw new InvalidInputException("--status '" + status + "': expected accepted, rejected or merged");
+        };
+        Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
+        try (repo; RemoteClient c = RemoteSupport.connect(token, Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
+            List<Proposal> ps = c.proposals(branch, st, limit);
+            if (ps.isEmpty()) {
+                out().println("No proposals.");
+            }
+            for (Proposal p : ps) {
+                RemoteSupport.print(out(), p, verbose);
+            }
+        }
+        return ExitCode.OK;
+    }
+}

@@ -1,0 +1,127 @@
+package dev.merit.cli;
+
+import dev.merit.codec.EncodeOptions;
+import dev.merit.codec.ValueCoding;
+import dev.merit.error.InvalidInputException;
+import dev.merit.proto.v1.Branch;
+import dev.merit.proto.v1.ProposalStatus;
+import dev.merit.proto.v1.PublishResponse;
+import dev.merit.remote.LocalConfig;
+import dev.merit.remote.ProposalBuilder;
+import dev.merit.remote.ProposalUpload;
+import dev.merit.remote.RemoteClient;
+import dev.merit.safetensors.Safetensors;
+import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.store.Commit;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import dev.merit.tensor.TensorSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "push", header = "Propose your commits since the remote's version (or publish a new branch).",
+        description = {"If the coordinator does not have BRANCH yet, push publishes it (maintainers). Otherwise the",
+            "change from the remote's version to your branch head is sent as one signed proposal, validated",
+            "and merged by the coordinator's policy. Exit code 5 if it is rejected."})
+final class PushCommand extends BaseCommand {
+
+    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE")
+    String remote;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "BRANCH", description = "Default: the current branch.")
+    String branch;
+
+    @Option(names = "--values", defaultValue = "exact", description = "Value coding: exact (default), fp16, bf16 or int8.")
+    String values;
+
+    @Option(names = "--examples", defaultValue = "0", description = "Training examples behind the change (merge weight).")
+    long examples;
+
+    @Option(names = {"-m", "--message"}, description = "Proposal message (default: the head commit's).")
+    String message;
+
+    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
+    String token;
+
+    @Override
+    int run() {
+        try (Repository repo = openRepository()) {
+            LocalConfig cfg = new LocalConfig(repo);
+            String br = branch != null ? branch : repo.currentBranch();
+            ObjectId head = repo.resolve("refs/heads/" + br);
+            try (RemoteClient c = RemoteSupport.connect(token, Optional.of(cfg), remote)) {
+                Optional<Branch> there = c.branch(br);
+                if (there.isEmpty()) {
+                    PublishResponse r = c.publish(repo, br, head, progress(false));
+                    cfg.setTracking(remote, br, head);
+                    out().printf("Published %s at %s to %s (%d objects)%n", br, head.abbreviate(12), remote, r.getObjectsImported());
+                    return ExitCode.OK;
+                }
+                ObjectId base = cfg.tracking(remote, br).orElseThrow(() -> new InvalidInputException(
+                        "no version of " + remote + "/" + br + " here to propose against: run merit pull " + remote + " " + br));
+                if (base.equals(head)) {
+                    out().println("Everything up to date: " + br + " is " + remote + "/" + br);
+                    return ExitCode.OK;
+                }
+                Commit hc = repo.readCommit(head);
+                ProposalUpload u = build(repo, cfg, base, head, br, c.whoAmI().getName(), message != null ? message : hc.message());
+                RemoteClient.PushResult r = c.push(u, progress(false));
+                markPushed(repo, head);
+                RemoteSupport.print(out(), r.proposal(), true);
+                if (r.resumedFrom() > 0) {
+                    out().printf("  (upload resumed at byte %d)%n", r.resumedFrom());
+                }
+                return r.proposal().getStatus() == ProposalStatus.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
+            }
+        }
+    }
+
+    private ProposalUpload build(Repository repo, LocalConfig cfg, ObjectId base, ObjectId head, String br, String who, String msg) {
+        ValueCoding vc = switch (values.toLowerCase(Locale.ROOT)) {
+            case "exact" -> ValueCoding.EXACT;
+            case "fp16" -> ValueCoding.FP16;
+            case "bf16" -> ValueCoding.BF16;
+            case "int8" -> ValueCoding.INT8;
+            default -> throw new InvalidInputException("--values '" + values + "': expected exact, fp16, bf16 or int8");
+        };
+        Path fisherFile = null;
+        try (SafetensorsFile b = repo.openVersion(base); SafetensorsFile h = repo.openVersion(head)) {
+            ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(vc));
+            TensorSource fisher = null;
+            if (repo.readCommit(head).fisher().isPresent()) {
+                fisherFile = Files.createTempFile("merit-fisher-", ".safetensors");
+                repo.checkoutFisher(head, fisherFile);
+                fisher = Safetensors.open(fisherFile);
+                pb.fisher(fisher);
+            }
+            try (TensorSource f = fisher) {
+                return pb.build(br, base.name(), who, examples, msg, cfg.privateKey());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            if (fisherFile != null) {
+                try {
+                    Files.deleteIfExists(fisherFile);
+                } catch (IOException ignored) {
+                    // a temp file left behind is harmless
+                }
+            }
+        }
+    }
+
+    /** Remembers that this commit went out as a proposal, so pull may replace it with the coordinator's version. */
+    static void markPushed(Repository repo, ObjectId commit) {
+        try (var tx = repo.newTransaction()) {
+            tx.putRecord("pushed", commit.name(), new byte[0]);
+            tx.commit();
+        }
+    }
+}

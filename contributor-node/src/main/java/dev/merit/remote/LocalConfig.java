@@ -1,0 +1,123 @@
+package dev.merit.remote;
+
+import dev.merit.coordinator.auth.Ed25519;
+import dev.merit.error.InvalidInputException;
+import dev.merit.error.NotFoundException;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import dev.merit.store.Transaction;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * What a local repository remembers about coordinators, as records of its own store: remotes
+ * (name -> URL, token), the contributor's Ed25519 signing key, and the remote-tracking refs
+ * {@code refs/remotes/NAME/BRANCH} (the version last fetched, which pushes are computed against).
+ */
+public final class LocalConfig {
+
+    static final String CONFIG = "config";
+    static final String KEYS = "signing-key";
+
+    private final Repository repo;
+
+    public LocalConfig(Repository repo) {
+        this.repo = repo;
+    }
+
+    public void addRemote(String name, String url, String token) {
+        if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw new InvalidInputException("invalid remote name '" + name + "'");
+        }
+        RemoteClient.target(url);
+        try (Transaction tx = repo.newTransaction()) {
+            tx.putRecord(CONFIG, "remote." + name + ".url", url.getBytes(StandardCharsets.UTF_8));
+            if (token != null && !token.isEmpty()) {
+                tx.putRecord(CONFIG, "remote." + name + ".token", token.getBytes(StandardCharsets.UTF_8));
+            }
+            tx.commit();
+        }
+    }
+
+    public Map<String, String> remotes() {
+        Map<String, String> out = new TreeMap<>();
+        repo.scanRecords(CONFIG, "remote.", (k, v) -> {
+            if (k.endsWith(".url")) {
+                out.put(k.substring("remote.".length(), k.length() - ".url".length()), new String(v, StandardCharsets.UTF_8));
+            }
+        });
+        return out;
+    }
+
+    public String url(String remote) {
+        return get("remote." + remote + ".url").orElseThrow(() -> new NotFoundException(
+                "no remote '" + remote + "' (add one with merit remote add " + remote + " URL)"));
+    }
+
+    public Optional<String> token(String remote) {
+        return get("remote." + remote + ".token");
+    }
+
+    private Optional<String> get(String key) {
+        return repo.getRecord(CONFIG, key).map(b -> new String(b, StandardCharsets.UTF_8));
+    }
+
+    /** The signing key, created on first use. */
+    public KeyPair signingKey() {
+        Optional<byte[]> priv = repo.getRecord(KEYS, "private");
+        Optional<byte[]> pub = repo.getRecord(KEYS, "public");
+        if (priv.isPresent() && pub.isPresent()) {
+            return new KeyPair(Ed25519.publicKey(pub.get()), Ed25519.privateKey(priv.get()));
+        }
+        KeyPair kp = Ed25519.generate();
+        try (Transaction tx = repo.newTransaction()) {
+            tx.putRecord(KEYS, "private", kp.getPrivate().getEncoded());
+            tx.putRecord(KEYS, "public", kp.getPublic().getEncoded());
+            tx.commit();
+        }
+        return kp;
+    }
+
+    public PrivateKey privateKey() {
+        return signingKey().getPrivate();
+    }
+
+    public static String trackingRef(String remote, String branch) {
+        return "refs/remotes/" + remote + "/" + branch;
+    }
+
+    public Optional<ObjectId> tracking(String remote, String branch) {
+        try {
+            return Optional.of(repo.resolve(trackingRef(remote, branch)));
+        } catch (NotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Moves the remote-tracking ref to what the coordinator has (it is only ever what the coordinator said). */
+    public void setTracking(String remote, String branch, ObjectId id) {
+        Optional<ObjectId> cur = tracking(remote, branch);
+        repo.updateBranch(trackingRef(remote, branch), cur, id, "fetch " + remote + " " + branch);
+        try (Transaction tx = repo.newTransaction()) {
+            tx.putRecord(CONFIG, "tracking." + remote + "/" + branch, new byte[0]);
+            tx.commit();
+        }
+    }
+
+    /** Commits this repository has (branch heads and remote-tracking refs), to tell a coordinator what not to send. */
+    public List<ObjectId> haves() {
+        List<ObjectId> out = new ArrayList<>(repo.branches().values());
+        repo.scanRecords(CONFIG, "tracking.", (k, v) -> {
+            String rb = k.substring("tracking.".length());
+            int slash = rb.indexOf('/');
+            tracking(rb.substring(0, slash), rb.substring(slash + 1)).ifPresent(out::add);
+        });
+        return out.stream().distinct().toList();
+    }
+}

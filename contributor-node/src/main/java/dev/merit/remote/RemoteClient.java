@@ -1,0 +1,450 @@
+package dev.merit.remote;
+
+import com.google.protobuf.ByteString;
+import dev.merit.coordinator.grpc.Convert;
+import dev.merit.coordinator.grpc.ObjectPieces;
+import dev.merit.error.InvalidInputException;
+import dev.merit.error.MeritException;
+import dev.merit.proto.v1.AdminServiceGrpc;
+import dev.merit.proto.v1.Branch;
+import dev.merit.proto.v1.CreateTokenRequest;
+import dev.merit.proto.v1.FetchRequest;
+import dev.merit.proto.v1.FetchResponse;
+import dev.merit.proto.v1.GetProposalRequest;
+import dev.merit.proto.v1.GetUploadRequest;
+import dev.merit.proto.v1.GetUploadResponse;
+import dev.merit.proto.v1.ListBranchesRequest;
+import dev.merit.proto.v1.ListProposalsRequest;
+import dev.merit.proto.v1.LogEntry;
+import dev.merit.proto.v1.LogRequest;
+import dev.merit.proto.v1.Principal;
+import dev.merit.proto.v1.Proposal;
+import dev.merit.proto.v1.ProposalServiceGrpc;
+import dev.merit.proto.v1.ProposalStatus;
+import dev.merit.proto.v1.PublishRequest;
+import dev.merit.proto.v1.PublishResponse;
+import dev.merit.proto.v1.PublishStart;
+import dev.merit.proto.v1.PushRequest;
+import dev.merit.proto.v1.PushResponse;
+import dev.merit.proto.v1.RegisterKeyRequest;
+import dev.merit.proto.v1.ReviewRequest;
+import dev.merit.proto.v1.Role;
+import dev.merit.proto.v1.VersionEvent;
+import dev.merit.proto.v1.VersionServiceGrpc;
+import dev.merit.proto.v1.WatchRequest;
+import dev.merit.proto.v1.WhoAmIRequest;
+import dev.merit.store.ObjectId;
+import dev.merit.store.ObjectKind;
+import dev.merit.store.ProgressListener;
+import dev.merit.store.Repository;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.Context;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A connection to a coordinator. Every call has a deadline ({@link #UNARY_DEADLINE} for simple
+ * calls, {@link #STREAM_DEADLINE} for transfers); failures surface as {@link RemoteException}
+ * carrying the server's description.
+ *
+ * <pre>{@code
+ * try (RemoteClient c = RemoteClient.connect("merit://127.0.0.1:7070", token)) {
+ *     PushResult r = c.push(upload, ProgressListener.NONE);
+ * }
+ * }</pre>
+ */
+public final class RemoteClient implements AutoCloseable {
+
+    public static final Duration UNARY_DEADLINE = Duration.ofSeconds(30);
+    public static final Duration STREAM_DEADLINE = Duration.ofMinutes(30);
+    /** Payload bytes per push message: well under gRPC's 4 MiB message limit. */
+    public static final int PIECE = 1 << 20;
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    private final ManagedChannel channel;
+    private final Channel calls;
+    private final String target;
+
+    private RemoteClient(ManagedChannel channel, Channel calls, String target) {
+        this.channel = channel;
+        this.calls = calls;
+        this.target = target;
+    }
+
+    /**
+     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}) with a bearer token;
+     * extra interceptors run closest to the transport (tests use one to cut streams).
+     */
+    public static RemoteClient connect(String url, String token, ClientInterceptor... extra) {
+        String target = target(url);
+        ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        List<ClientInterceptor> is = new ArrayList<>(List.of(extra));
+        is.add(bearer(token));
+        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), target);
+    }
+
+    /** Connects over an existing channel (in-process tests). */
+    public static RemoteClient over(ManagedChannel channel, String token) {
+        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority());
+    }
+
+    public static String target(String url) {
+        String t = url.startsWith("merit://") ? url.substring("merit://".length()) : url;
+        if (t.endsWith("/")) {
+            t = t.substring(0, t.length() - 1);
+        }
+        if (!t.matches("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}")) {
+            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT");
+        }
+        return t;
+    }
+
+    private static ClientInterceptor bearer(String token) {
+        return new ClientInterceptor() {
+            @Override
+            public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> m, CallOptions o, Channel next) {
+                return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(m, o)) {
+                    @Override
+                    public void start(Listener<R> listener, Metadata headers) {
+                        if (token != null && !token.isEmpty()) {
+                            headers.put(AUTHORIZATION, "Bearer " + token);
+                        }
+                        super.start(listener, headers);
+                    }
+                };
+            }
+        };
+    }
+
+    private <S extends io.grpc.stub.AbstractStub<S>> S deadline(S stub, Duration d) {
+        return stub.withDeadlineAfter(d.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private ProposalServiceGrpc.ProposalServiceBlockingStub proposals() {
+        return deadline(ProposalServiceGrpc.newBlockingStub(calls), UNARY_DEADLINE);
+    }
+
+    private VersionServiceGrpc.VersionServiceBlockingStub versions(Duration d) {
+        return deadline(VersionServiceGrpc.newBlockingStub(calls), d);
+    }
+
+    private AdminServiceGrpc.AdminServiceBlockingStub admin() {
+        return deadline(AdminServiceGrpc.newBlockingStub(calls), UNARY_DEADLINE);
+    }
+
+    private <T> T call(String what, java.util.function.Supplier<T> c) {
+        try {
+            return c.get();
+        } catch (StatusRuntimeException e) {
+            throw RemoteException.of(what, target, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- identity
+
+    public Principal whoAmI() {
+        return call("whoami", () -> admin().whoAmI(WhoAmIRequest.getDefaultInstance()));
+    }
+
+    public String createToken(String name, Role role) {
+        return call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name).setRole(role).build()).getToken());
+    }
+
+    public String registerKey(byte[] publicKey) {
+        return call("key register", () -> admin().registerKey(RegisterKeyRequest.newBuilder()
+                .setPublicKey(ByteString.copyFrom(publicKey)).build()).getFingerprint());
+    }
+
+    // ---------------------------------------------------------------- versions
+
+    public Map<String, Branch> branches() {
+        return call("list branches", () -> {
+            Map<String, Branch> out = new java.util.TreeMap<>();
+            versions(UNARY_DEADLINE).listBranches(ListBranchesRequest.getDefaultInstance()).getBranchesList()
+                    .forEach(b -> out.put(b.getName(), b));
+            return out;
+        });
+    }
+
+    public Optional<Branch> branch(String name) {
+        return Optional.ofNullable(branches().get(name));
+    }
+
+    public List<LogEntry> log(String branch, int limit) {
+        return call("log", () -> versions(UNARY_DEADLINE).log(LogRequest.newBuilder().setBranch(branch).setLimit(limit).build()).getEntriesList());
+    }
+
+    /**
+     * Copies the objects of {@code branch}'s head that {@code local} lacks into it (the commits it
+     * has are named to the server); returns the remote branch. Moves no local ref.
+     */
+    public Branch fetch(Repository local, String branch, Collection<ObjectId> have, ProgressListener progress) {
+        return call("fetch", () -> {
+            FetchRequest.Builder req = FetchRequest.newBuilder().setBranch(branch);
+            have.forEach(h -> req.addHave(Convert.id(h)));
+            Iterator<FetchResponse> it = versions(STREAM_DEADLINE).fetch(req.build());
+            if (!it.hasNext()) {
+                throw new MeritException("fetch: the coordinator sent nothing");
+            }
+            FetchResponse first = it.next();
+            if (!first.hasStart()) {
+                throw new MeritException("fetch: the coordinator's stream did not start with the branch");
+            }
+            progress.start("fetch", first.getStart().getBytes());
+            ObjectPieces.Assembler in = new ObjectPieces.Assembler((k, id, b) -> {
+                local.importObject(k, id, b);
+                progress.advance(b.length);
+            });
+            while (it.hasNext()) {
+                in.accept(it.next().getPiece());
+            }
+            in.finish();
+            progress.done();
+            return first.getStart().getBranch();
+        });
+    }
+
+    /** Creates {@code branch} on the coordinator from {@code local}'s history up to {@code tip} (maintainers). */
+    public PublishResponse publish(Repository local, String branch, ObjectId tip, ProgressListener progress) {
+        List<Map.Entry<ObjectKind, ObjectId>> objects = local.missingObjects(tip, List.of());
+        long bytes = objects.stream().mapToLong(e -> Math.max(0, local.objectSize(e.getValue()))).sum();
+        progress.start("publish", bytes);
+        CompletableFuture<PublishResponse> result = new CompletableFuture<>();
+        Sender<PublishRequest, PublishResponse> s = new Sender<>(result);
+        deadline(VersionServiceGrpc.newStub(calls), STREAM_DEADLINE).publish(s);
+        s.send(PublishRequest.newBuilder().setStart(PublishStart.newBuilder().setBranch(branch).setCommit(Convert.id(tip))
+                .setObjects(objects.size()).setBytes(bytes)).build());
+        for (Map.Entry<ObjectKind, ObjectId> e : objects) {
+            byte[] b = local.readObject(e.getKey(), e.getValue()).orElseThrow();
+            for (var piece : ObjectPieces.split(e.getKey(), e.getValue(), b)) {
+                if (!s.send(PublishRequest.newBuilder().setPiece(piece).build())) {
+                    break;
+                }
+            }
+            progress.advance(b.length);
+        }
+        s.complete();
+        PublishResponse r = await("publish", result);
+        progress.done();
+        return r;
+    }
+
+    /** Calls {@code onVersion} for each new version of {@code branch} (all branches if empty) until the returned handle is closed. */
+    public AutoCloseable watch(String branch, Duration deadline, Consumer<VersionEvent> onVersion) {
+        Context.CancellableContext ctx = Context.current().withCancellation();
+        ctx.run(() -> deadline(VersionServiceGrpc.newStub(calls), deadline).watchVersions(
+                WatchRequest.newBuilder().setBranch(branch).build(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(VersionEvent v) {
+                        onVersion.accept(v);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {}
+                }));
+        return () -> ctx.cancel(null);
+    }
+
+    // ---------------------------------------------------------------- proposals
+
+    /** What a push ended with: the proposal as the coordinator stored it, and where the last stream started. */
+    public record PushResult(Proposal proposal, long resumedFrom, int attempts) {}
+
+    /** Pushes with up to three attempts, resuming an interrupted upload from the coordinator's offset. */
+    public PushResult push(ProposalUpload u, ProgressListener progress) {
+        return push(u, progress, 3);
+    }
+
+    public PushResult push(ProposalUpload u, ProgressListener progress, int maxAttempts) {
+        progress.start("push", u.payloadBytes());
+        long offset = 0;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                PushResponse r = pushOnce(u, offset, progress);
+                progress.done();
+                return new PushResult(r.getProposal(), r.getResumedFrom(), attempt);
+            } catch (RemoteException e) {
+                Status.Code c = e.code();
+                boolean transient_ = c == Status.Code.UNAVAILABLE || c == Status.Code.CANCELLED || c == Status.Code.ABORTED
+                        || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.UNKNOWN;
+                if (!transient_ || attempt >= maxAttempts) {
+                    progress.done();
+                    throw e;
+                }
+                sleep(200L * attempt);
+                offset = uploadOffset(u.spec().uploadId()).orElse(0L);
+            }
+        }
+    }
+
+    /** Bytes the coordinator holds of an interrupted upload. */
+    public Optional<Long> uploadOffset(String uploadId) {
+        GetUploadResponse r = call("upload status", () -> proposals().getUpload(GetUploadRequest.newBuilder().setUploadId(uploadId).build()));
+        return r.getExists() ? Optional.of(r.getOffset()) : Optional.empty();
+    }
+
+    private PushResponse pushOnce(ProposalUpload u, long offset, ProgressListener progress) {
+        CompletableFuture<PushResponse> result = new CompletableFuture<>();
+        Sender<PushRequest, PushResponse> s = new Sender<>(result);
+        deadline(ProposalServiceGrpc.newStub(calls), STREAM_DEADLINE).push(s);
+        s.send(PushRequest.newBuilder().setHeader(Convert.header(u.spec(), offset)).build());
+        long at = 0;
+        sections:
+        for (byte[] sec : u.sections()) {
+            for (int i = 0; i < sec.length; i += PIECE) {
+                int n = Math.min(PIECE, sec.length - i);
+                long end = at + n;
+                if (end > offset) {
+                    int skip = (int) Math.max(0, offset - at);
+                    if (!s.send(PushRequest.newBuilder().setData(ByteString.copyFrom(sec, i + skip, n - skip)).build())) {
+                        break sections; // the coordinator already answered (rejected early) or the stream broke
+                    }
+                    progress.advance(n - skip);
+                }
+                at = end;
+            }
+        }
+        s.complete();
+        return await("push", result);
+    }
+
+    public List<Proposal> proposals(String branch, ProposalStatus status, int limit) {
+        return call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
+                .setStatus(status).setLimit(limit).build()).getProposalsList());
+    }
+
+    public Proposal proposal(String id) {
+        return call("proposal " + id, () -> proposals().getProposal(GetProposalRequest.newBuilder().setId(id).build()));
+    }
+
+    public Proposal review(String id, boolean approve, String message) {
+        return call("review " + id, () -> deadline(ProposalServiceGrpc.newBlockingStub(calls), STREAM_DEADLINE)
+                .review(ReviewRequest.newBuilder().setId(id).setApprove(approve).setMessage(message == null ? "" : message).build()));
+    }
+
+    private <T> T await(String what, CompletableFuture<T> f) {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s) {
+                throw RemoteException.of(what, target, s);
+            }
+            throw new MeritException(what + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MeritException(what + ": interrupted");
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Sends a client stream no faster than the transport takes it (waiting for readiness), and
+     * stops early once the server has answered.
+     */
+    private static final class Sender<Q, R> implements ClientResponseObserver<Q, R> {
+        private final CompletableFuture<R> result;
+        private ClientCallStreamObserver<Q> out;
+        private final Object ready = new Object();
+
+        Sender(CompletableFuture<R> result) {
+            this.result = result;
+        }
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
+            this.out = requestStream;
+            requestStream.setOnReadyHandler(() -> {
+                synchronized (ready) {
+                    ready.notifyAll();
+                }
+            });
+        }
+
+        /** False if the call is over (answered or failed) and nothing more should be sent. */
+        boolean send(Q msg) {
+            synchronized (ready) {
+                while (!out.isReady() && !result.isDone()) {
+                    try {
+                        ready.wait(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        out.cancel("interrupted", e);
+                        return false;
+                    }
+                }
+            }
+            if (result.isDone()) {
+                return false;
+            }
+            out.onNext(msg);
+            return true;
+        }
+
+        void complete() {
+            if (!result.isDone()) {
+                out.onCompleted();
+            }
+        }
+
+        @Override
+        public void onNext(R value) {
+            result.complete(value);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            result.completeExceptionally(t);
+            synchronized (ready) {
+                ready.notifyAll();
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+            result.completeExceptionally(Status.INTERNAL.withDescription("the coordinator ended the call without an answer").asRuntimeException());
+        }
+    }
+
+    @Override
+    public void close() {
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

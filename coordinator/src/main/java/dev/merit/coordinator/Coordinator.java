@@ -1,0 +1,315 @@
+package dev.merit.coordinator;
+
+import dev.merit.coordinator.auth.KeyRegistry;
+import dev.merit.coordinator.auth.TokenStore;
+import dev.merit.coordinator.events.EventBus;
+import dev.merit.coordinator.grpc.GrpcServices;
+import dev.merit.coordinator.http.HttpEndpoint;
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
+import dev.merit.coordinator.policy.PolicyConfig;
+import dev.merit.coordinator.policy.PolicyRunner;
+import dev.merit.coordinator.proposals.ProposalService;
+import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.proposals.Uploads;
+import dev.merit.coordinator.validate.QualityGate;
+import dev.merit.coordinator.validate.ValidationConfig;
+import dev.merit.store.Repository;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The coordinator: a repository under a data directory, the proposal pipeline, the merge
+ * policy and the gRPC server in front of them.
+ *
+ * <pre>{@code
+ * try (Coordinator c = Coordinator.builder(dataDir).policy(PolicyConfig.defaults()).listen("127.0.0.1", 0).start()) {
+ *     c.initialAdminToken().ifPresent(t -> System.out.println("admin token: " + t));
+ *     ... c.port() ...
+ * }
+ * }</pre>
+ */
+public final class Coordinator implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(Coordinator.class.getName());
+
+    private final Repository repo;
+    private final Optional<String> adminToken;
+    private final Versions versions;
+    private final ProposalService proposals;
+    private final PolicyRunner policy;
+    private final Server server;
+    private final ExecutorService executor;
+    private final List<AutoCloseable> extras;
+    private final CoordinatorMetrics metrics;
+    private final Optional<EventBus> events;
+    private final Optional<HttpEndpoint> http;
+
+    private Coordinator(Builder b) {
+        Path data = b.dataDir.toAbsolutePath().normalize();
+        this.repo = Files.isDirectory(data.resolve(Repository.DIR_NAME).resolve("db")) ? Repository.open(data) : Repository.init(data);
+        List<AutoCloseable> started = new ArrayList<>();
+        try {
+            Path tmp = data.resolve(Repository.DIR_NAME).resolve("coordinator-tmp");
+            clear(tmp);
+            TokenStore tokens = new TokenStore(repo);
+            this.adminToken = tokens.bootstrap("admin");
+            KeyRegistry keys = new KeyRegistry(repo);
+            this.versions = new Versions(repo);
+            this.metrics = new CoordinatorMetrics();
+            if (b.kafka != null) {
+                EventBus bus = EventBus.start(repo, data, b.kafka);
+                started.add(bus);
+                this.events = Optional.of(bus);
+            } else {
+                this.events = Optional.empty();
+            }
+            if (b.httpPort >= 0) {
+                HttpEndpoint h = HttpEndpoint.start(b.host, b.httpPort, metrics);
+                started.add(h);
+                this.http = Optional.of(h);
+            } else {
+                this.http = Optional.empty();
+            }
+            Runnable wake = () -> {
+                events.ifPresent(EventBus::wakeRelay);
+                b.hooks.eventsWritten().run();
+            };
+            ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
+            this.proposals = new ProposalService(new ProposalStore(repo), new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")),
+                    keys, versions, vc, Optional.ofNullable(b.gate), tmp, wake);
+            this.policy = new PolicyRunner(b.policy, proposals, versions, tmp, wake);
+            started.add(policy);
+            policy.onFailure(e -> LOG.log(Level.WARNING, "merge failed", e));
+            policy.setListener((branch, commit, n, took) -> {
+                metrics.mergeDuration(took);
+                metrics.headVersion(branch, versions.number(dev.merit.store.ObjectId.fromString(commit.hex())));
+                b.hooks.merged(branch, commit, n, took);
+            });
+            proposals.setPolicy(policy);
+            proposals.setDecisionListener(r -> {
+                if (r.status() == dev.merit.coordinator.proposals.ProposalRecord.Status.REJECTED) {
+                    metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
+                } else {
+                    metrics.proposalAccepted();
+                }
+            });
+            repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
+            this.executor = Executors.newVirtualThreadPerTaskExecutor();
+            ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
+                    : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
+            GrpcServices.create(tokens, keys, proposals, policy, versions, n -> {
+                metrics.bytesReceived(n);
+                b.hooks.bytesReceived(n);
+            }).forEach(sb::addService);
+            this.server = sb.executor(executor).build().start();
+            List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
+            http.ifPresent(ex::add);
+            events.ifPresent(ex::add);
+            this.extras = List.copyOf(ex);
+        } catch (IOException e) {
+            closeAll(started);
+            repo.close();
+            throw new UncheckedIOException("cannot start the gRPC server on " + b.host + ":" + b.port + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(started);
+            repo.close();
+            throw e;
+        }
+    }
+
+    public static Builder builder(Path dataDir) {
+        return new Builder(dataDir);
+    }
+
+    /** The maintainer token created on the first start (print it once); empty on later starts. */
+    public Optional<String> initialAdminToken() {
+        return adminToken;
+    }
+
+    /** The port the server listens on (the real one when 0 was asked for). */
+    public int port() {
+        return server.getPort();
+    }
+
+    public CoordinatorMetrics metrics() {
+        return metrics;
+    }
+
+    /** The event bus, when Kafka was configured. */
+    public Optional<EventBus> events() {
+        return events;
+    }
+
+    /** The HTTP endpoint's port, when one was asked for. */
+    public Optional<Integer> httpPort() {
+        return http.map(HttpEndpoint::port);
+    }
+
+    public Repository repository() {
+        return repo;
+    }
+
+    public Versions versions() {
+        return versions;
+    }
+
+    public PolicyRunner policy() {
+        return policy;
+    }
+
+    public ProposalService proposals() {
+        return proposals;
+    }
+
+    /** Blocks until the server stops. */
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    @Override
+    public void close() {
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+                server.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            server.shutdownNow();
+        }
+        executor.close();
+        // Merges finish before the repository closes; extras (event relay) close before it too.
+        policy.close();
+        closeAll(extras);
+        repo.close();
+    }
+
+    private static void closeAll(List<AutoCloseable> cs) {
+        for (AutoCloseable c : cs) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, "closing " + c, e);
+            }
+        }
+    }
+
+    private static void clear(Path dir) {
+        try {
+            if (Files.exists(dir)) {
+                try (Stream<Path> s = Files.walk(dir)) {
+                    for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clear " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * What the coordinator tells the outside (event relay, metrics) without depending on how:
+     * the server facade that starts Kafka and metrics passes an implementation.
+     */
+    public interface Hooks {
+        /** Outbox events were written; wake the relay. */
+        default Runnable eventsWritten() {
+            return () -> {};
+        }
+
+        default void merged(String branch, PolicyRunner.ObjectIdName commit, int proposals, java.time.Duration took) {}
+
+        default void bytesReceived(long n) {}
+
+        /** Closed when the coordinator closes, before its repository. */
+        default List<AutoCloseable> closeables() {
+            return List.of();
+        }
+    }
+
+    /** Configures and starts a {@link Coordinator}. */
+    public static final class Builder {
+        private final Path dataDir;
+        private ValidationConfig validation = ValidationConfig.defaults();
+        private PolicyConfig policy = PolicyConfig.defaults();
+        private QualityGate gate;
+        private ServerBuilder<?> serverBuilder;
+        private String host = "127.0.0.1";
+        private int port = 7070;
+        private Hooks hooks = new Hooks() {};
+        private String kafka;
+        private int httpPort = -1;
+
+        private Builder(Path dataDir) {
+            this.dataDir = Objects.requireNonNull(dataDir);
+        }
+
+        public Builder validation(ValidationConfig v) {
+            this.validation = Objects.requireNonNull(v);
+            return this;
+        }
+
+        public Builder policy(PolicyConfig p) {
+            this.policy = Objects.requireNonNull(p);
+            return this;
+        }
+
+        public Builder qualityGate(QualityGate g) {
+            this.gate = g;
+            return this;
+        }
+
+        /** Serve on this transport instead (tests pass an in-process builder). */
+        public Builder serverBuilder(ServerBuilder<?> sb) {
+            this.serverBuilder = sb;
+            return this;
+        }
+
+        public Builder listen(String host, int port) {
+            this.host = host;
+            this.port = port;
+            return this;
+        }
+
+        /** "embedded" or "host:port": publish events through Kafka (otherwise they wait in the outbox). */
+        public Builder kafka(String kafka) {
+            this.kafka = kafka;
+            return this;
+        }
+
+        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        public Builder httpPort(int port) {
+            this.httpPort = port;
+            return this;
+        }
+
+        public Builder hooks(Hooks h) {
+            this.hooks = Objects.requireNonNull(h);
+            return this;
+        }
+
+        public Coordinator start() {
+            return new Coordinator(this);
+        }
+    }
+}

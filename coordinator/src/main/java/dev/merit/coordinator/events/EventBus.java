@@ -1,0 +1,124 @@
+package dev.merit.coordinator.events;
+
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
+import dev.merit.error.InvalidInputException;
+import dev.merit.error.MeritException;
+import dev.merit.store.Repository;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * A coordinator's event bus: Kafka (the embedded broker, or an external cluster), the topics, and
+ * the relay that publishes the repository's outbox. Writers add events to a {@link
+ * dev.merit.store.Transaction} together with the change they describe and then call {@link
+ * #wakeRelay()}; the relay publishes them exactly once, also across broker outages and restarts.
+ *
+ * <pre>{@code
+ * try (EventBus bus = EventBus.start(repo, dataDir, "embedded")) {
+ *     try (Transaction tx = repo.newTransaction()) {
+ *         tx.putRecord("proposals", id, record).addEvent(Topics.PROPOSALS, id, event.toJson());
+ *         tx.commit();
+ *     }
+ *     bus.wakeRelay();
+ * }
+ * }</pre>
+ */
+public final class EventBus implements AutoCloseable {
+
+    /** The {@code kafka} argument that selects the in-process broker. */
+    public static final String EMBEDDED = "embedded";
+
+    private static final Pattern HOST_PORT = Pattern.compile("[^\\s:,]+:\\d{1,5}(,[^\\s:,]+:\\d{1,5})*");
+
+    private final EmbeddedKafka broker;
+    private final OutboxRelay relay;
+    private final String bootstrap;
+    private boolean closed;
+
+    private EventBus(EmbeddedKafka broker, OutboxRelay relay, String bootstrap) {
+        this.broker = broker;
+        this.relay = relay;
+        this.bootstrap = bootstrap;
+    }
+
+    /**
+     * Starts the bus. {@code kafka} is {@value #EMBEDDED} for a single-node broker under {@code
+     * dataDir/kafka}, or {@code host:port[,host:port...]} of an external cluster, which need not be
+     * reachable yet: events wait in the outbox until it is.
+     */
+    public static EventBus start(Repository repo, Path dataDir, String kafka) {
+        return start(repo, dataDir, kafka, new CoordinatorMetrics());
+    }
+
+    /** As {@link #start(Repository, Path, String)}, counting published events and failed attempts in {@code metrics}. */
+    public static EventBus start(Repository repo, Path dataDir, String kafka, CoordinatorMetrics metrics) {
+        Objects.requireNonNull(repo, "repo");
+        Objects.requireNonNull(metrics, "metrics");
+        Objects.requireNonNull(kafka, "kafka");
+        EmbeddedKafka broker = null;
+        String bootstrap;
+        if (EMBEDDED.equals(kafka)) {
+            broker = EmbeddedKafka.start(dataDir.resolve("kafka"));
+            bootstrap = broker.bootstrapServers();
+        } else if (HOST_PORT.matcher(kafka).matches()) {
+            bootstrap = kafka;
+        } else {
+            throw new InvalidInputException("--kafka '" + kafka + "': expected HOST:PORT[,HOST:PORT...] or '" + EMBEDDED + "'");
+        }
+        OutboxRelay relay = new OutboxRelay(repo, bootstrap, metrics);
+        if (broker != null) {
+            // The embedded broker is up: create the topics now, so watchers can subscribe at once.
+            try {
+                relay.ensureTopics();
+            } catch (Exception e) {
+                broker.close();
+                if (e instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new MeritException("creating topics on the embedded Kafka broker: " + e.getMessage(), e);
+            }
+        }
+        relay.start();
+        return new EventBus(broker, relay, bootstrap);
+    }
+
+    /** Where clients reach the bus's Kafka ({@code bootstrap.servers}). */
+    public String bootstrapServers() {
+        return bootstrap;
+    }
+
+    /** Asks the relay to publish now; call after a transaction that added events. Never blocks. */
+    public void wakeRelay() {
+        relay.wake();
+    }
+
+    /** Events published since this bus started. */
+    public long publishedCount() {
+        return relay.published();
+    }
+
+    /** Pending events found already published by an earlier attempt and dropped without a second send. */
+    public long skippedAsPublishedCount() {
+        return relay.skippedAsPublished();
+    }
+
+    /**
+     * Stops the relay (within seconds even if Kafka is down; unpublished events stay in the outbox),
+     * then the broker. Close the bus before the repository: the relay reads and writes the outbox.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            relay.close();
+        } finally {
+            if (broker != null) {
+                broker.close();
+            }
+        }
+    }
+}

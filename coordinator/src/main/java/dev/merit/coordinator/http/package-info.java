@@ -1,0 +1,2 @@
+/** The coordinator's HTTP port: {@code /metrics} for Prometheus, and room for the review page. */
+package dev.merit.coordinator.http;

@@ -1,0 +1,142 @@
+package dev.merit.coordinator.policy;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.merit.coordinator.Json;
+import dev.merit.coordinator.Versions;
+import dev.merit.coordinator.events.Topics;
+import dev.merit.coordinator.events.VersionEvent;
+import dev.merit.coordinator.proposals.ProposalRecord;
+import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.merge.MergeInput;
+import dev.merit.merge.MergeResult;
+import dev.merit.merge.Merger;
+import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.store.CommitResult;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import dev.merit.tensor.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Merges accepted proposals into the head of their branch: the merge engine computes
+ * {@code head + eta * D} from the stored sparse deltas (weights = staleness weight x example
+ * count), and the result is committed with provenance naming every proposal, its contributor,
+ * weight, staleness and verdicts, the strategy and its parameters. The proposals are marked
+ * merged, dequeued and announced in the commit's own batch. Runs on one thread.
+ */
+final class MergeRunner {
+
+    /** What a merge produced, for metrics and callers. */
+    record Merged(ObjectId commit, List<ProposalRecord> proposals, Duration took) {}
+
+    private final Repository repo;
+    private final ProposalStore store;
+    private final Versions versions;
+    private final PolicyConfig config;
+    private final Path tmp;
+
+    MergeRunner(ProposalStore store, Versions versions, PolicyConfig config, Path tmp) {
+        this.repo = store.repository();
+        this.store = store;
+        this.versions = versions;
+        this.config = config;
+        this.tmp = tmp;
+    }
+
+    Merged merge(String branch, List<ProposalRecord> proposals) {
+        long t0 = System.nanoTime();
+        ObjectId head = versions.requireHead(branch);
+        Path out;
+        try {
+            Files.createDirectories(tmp);
+            out = Files.createTempFile(tmp, "merge-", ".safetensors");
+        } catch (IOException e) {
+            throw new UncheckedIOException("merge: " + e.getMessage(), e);
+        }
+        List<StoredDelta> sources = new ArrayList<>();
+        try {
+            MergeResult result;
+            try (SafetensorsFile base = repo.openVersion(head)) {
+                Map<String, TensorInfo> layout = new LinkedHashMap<>();
+                base.tensors().forEach(t -> layout.put(t.name(), t));
+                List<MergeInput> inputs = new ArrayList<>();
+                for (ProposalRecord p : proposals) {
+                    StoredDelta d = new StoredDelta(store, p, layout);
+                    sources.add(d);
+                    inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
+                }
+                result = Merger.builder().base(base).inputs(inputs).strategy(config.strategy())
+                        .parameters(config.parameters()).build().mergeTo(out);
+            }
+            ObjectNode prov = provenance(head, proposals, result);
+            String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
+                    + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
+            Instant now = Instant.now();
+            CommitResult r;
+            try (SafetensorsFile merged = SafetensorsFile.open(out)) {
+                r = repo.commit().setSource(merged).setBranch(branch).setAuthor("merit-coordinator").setMessage(message)
+                        .setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
+                            for (ProposalRecord p : proposals) {
+                                ProposalRecord m = p.merged(id.name());
+                                store.put(tx, m);
+                                store.dequeue(tx, m);
+                            }
+                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
+                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
+                        }).call();
+            }
+            List<ObjectId> parents = r.commit().parents();
+            versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
+                    config.strategy().id(), now, versions.number(r.id())));
+            return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
+                    Duration.ofNanos(System.nanoTime() - t0));
+        } finally {
+            sources.forEach(StoredDelta::close);
+            try {
+                Files.deleteIfExists(out);
+            } catch (IOException ignored) {
+                // a leftover temp file is harmless; the next start clears tmp
+            }
+        }
+    }
+
+    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result) {
+        ObjectNode m = Json.object();
+        m.put("policy", config.policy().id());
+        m.put("strategy", config.strategy().id());
+        ObjectNode params = m.putObject("parameters");
+        config.parameters().asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
+        m.put("base", head.name());
+        m.put("merge_seconds", result.nanos() / 1e9);
+        ArrayNode ps = m.putArray("proposals");
+        for (ProposalRecord p : proposals) {
+            ObjectNode o = ps.addObject();
+            o.put("id", p.id());
+            o.put("contributor", p.contributor());
+            o.put("digest", p.digest());
+            o.put("base_version", p.baseVersion());
+            o.put("staleness", p.staleness());
+            o.put("staleness_weight", p.stalenessWeight());
+            o.put("example_count", p.exampleCount());
+            o.put("weight", p.weight());
+            o.put("entries", p.entries());
+            o.put("norm", p.norm());
+            o.set("checks", ProposalRecord.checksJson(p.checks()));
+            p.review().ifPresent(rv -> o.put("review", rv));
+        }
+        ObjectNode root = Json.object();
+        root.set("merge", m);
+        return root;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.merit.coordinator.policy;
+
+import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
+import dev.merit.merge.Strategy;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How and when to merge.
+ *
+ * @param policy     manual, auto or batch
+ * @param strategy   the merge engine's strategy for combining a batch
+ * @param parameters its parameters (step size eta included)
+ * @param batchSize  batch: merge once this many proposals wait
+ * @param batchDelay batch: merge once the oldest waiting proposal has waited this long
+ */
+public record PolicyConfig(MergePolicy policy, Strategy strategy, MergeParameters parameters, int batchSize, Duration batchDelay) {
+
+    public PolicyConfig {
+        Objects.requireNonNull(policy);
+        Objects.requireNonNull(strategy);
+        Objects.requireNonNull(parameters);
+        if (batchSize < 1) {
+            throw new InvalidInputException("batch size must be >= 1, got " + batchSize);
+        }
+        if (batchDelay.isNegative() || batchDelay.isZero()) {
+            throw new InvalidInputException("batch delay must be > 0, got " + batchDelay);
+        }
+    }
+
+    /** Auto policy, weighted average (each proposal alone, so its change is applied as sent). */
+    public static PolicyConfig defaults() {
+        return new PolicyConfig(MergePolicy.AUTO, Strategy.AVERAGE, MergeParameters.defaults(), 8, Duration.ofSeconds(30));
+    }
+
+    public PolicyConfig withPolicy(MergePolicy p) {
+        return new PolicyConfig(p, strategy, parameters, batchSize, batchDelay);
+    }
+
+    public PolicyConfig withStrategy(Strategy s) {
+        return new PolicyConfig(policy, s, parameters, batchSize, batchDelay);
+    }
+
+    public PolicyConfig withParameters(MergeParameters p) {
+        return new PolicyConfig(policy, strategy, p, batchSize, batchDelay);
+    }
+
+    public PolicyConfig withBatch(int size, Duration delay) {
+        return new PolicyConfig(policy, strategy, parameters, size, delay);
+    }
+}

@@ -1,0 +1,63 @@
+package dev.merit.coordinator.proposals;
+
+import dev.merit.tensor.TensorInfo;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * What a contributor declares before sending a proposal's payload: where it applies, who made
+ * it, which tensors it changes and how many bytes each takes, and the signed digest.
+ *
+ * @param branch       the branch it proposes to change
+ * @param baseVersion  commit id (hex) the delta was computed against
+ * @param contributor  the proposer; must be the caller's token name
+ * @param exampleCount training examples behind it, 0 if unknown
+ * @param message      free text
+ * @param parts        changed tensors in the base's order
+ * @param digest       SHA-256 by {@link ProposalDigest}
+ * @param signature    Ed25519 signature of {@code digest}
+ */
+public record ProposalSpec(String branch, String baseVersion, String contributor, long exampleCount, String message,
+                           List<Part> parts, byte[] digest, byte[] signature) {
+
+    /** One changed tensor: its identity and payload sizes (encoded delta, then float32 Fisher or nothing). */
+    public record Part(TensorInfo info, long deltaBytes, long fisherBytes) {
+        public long bytes() {
+            return deltaBytes + fisherBytes;
+        }
+    }
+
+    public ProposalSpec {
+        parts = List.copyOf(parts);
+        digest = digest.clone();
+        signature = signature.clone();
+        message = message == null ? "" : message;
+    }
+
+    @Override
+    public byte[] digest() {
+        return digest.clone();
+    }
+
+    @Override
+    public byte[] signature() {
+        return signature.clone();
+    }
+
+    public String digestHex() {
+        return HexFormat.of().formatHex(digest);
+    }
+
+    /** The upload's id: the digest, so the same proposal resumes the same upload. */
+    public String uploadId() {
+        return digestHex();
+    }
+
+    public long payloadBytes() {
+        return parts.stream().mapToLong(Part::bytes).sum();
+    }
+
+    public boolean hasFisher() {
+        return !parts.isEmpty() && parts.stream().allMatch(p -> p.fisherBytes() > 0);
+    }
+}

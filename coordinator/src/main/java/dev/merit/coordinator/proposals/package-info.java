@@ -1,0 +1,6 @@
+/**
+ * Proposals: their wire-independent description ({@link dev.merit.coordinator.proposals.ProposalSpec}),
+ * the signed digest, upload staging for resumable streams, storage as records, and the service
+ * that receives, validates and stores them.
+ */
+package dev.merit.coordinator.proposals;

@@ -1,0 +1,61 @@
+package dev.merit.coordinator.validate;
+
+import dev.merit.coordinator.proposals.ProposalSpec;
+import dev.merit.tensor.TensorInfo;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The structure checks that need only the header: every part names a base tensor, in base order, with its dtype and shape. */
+public final class HeaderCheck {
+
+    private HeaderCheck() {}
+
+    public static CheckResult check(ProposalSpec spec, List<TensorInfo> base, ValidationConfig config) throws Rejection {
+        if (spec.parts().isEmpty()) {
+            throw new Rejection("structure", "the proposal changes no tensor");
+        }
+        Map<String, Integer> index = new HashMap<>();
+        for (int i = 0; i < base.size(); i++) {
+            index.put(base.get(i).name(), i);
+        }
+        int last = -1;
+        for (ProposalSpec.Part p : spec.parts()) {
+            TensorInfo t = p.info();
+            Integer at = index.get(t.name());
+            if (at == null) {
+                throw new Rejection("structure", "tensor '" + t.name() + "' is not in the base version");
+            }
+            TensorInfo b = base.get(at);
+            if (!b.sameLayout(t)) {
+                throw new Rejection("structure", "tensor '" + t.name() + "': " + t.dtype() + " " + t.shapeString()
+                        + " != base " + b.dtype() + " " + b.shapeString());
+            }
+            if (!b.dtype().isFloatingPoint()) {
+                throw new Rejection("structure", "tensor '" + t.name() + "' is " + b.dtype() + "; only floating-point tensors can change");
+            }
+            if (at <= last) {
+                throw new Rejection("structure", "tensor '" + t.name() + "' is listed twice or out of the base's order");
+            }
+            last = at;
+            if (p.deltaBytes() <= 0 || p.fisherBytes() < 0 || p.fisherBytes() % 4 != 0) {
+                throw new Rejection("structure", "tensor '" + t.name() + "': bad payload sizes (delta " + p.deltaBytes()
+                        + " bytes, Fisher " + p.fisherBytes() + " bytes)");
+            }
+        }
+        boolean someFisher = spec.parts().stream().anyMatch(p -> p.fisherBytes() > 0);
+        if (someFisher && !spec.hasFisher()) {
+            throw new Rejection("structure", "a Fisher is given for some changed tensors but not all");
+        }
+        if (config.requireFisher() && !spec.hasFisher()) {
+            throw new Rejection("structure", "this coordinator merges with a Fisher-weighted strategy: push with a Fisher");
+        }
+        if (spec.payloadBytes() > config.maxPayloadBytes()) {
+            throw new Rejection("structure", "payload of " + spec.payloadBytes() + " bytes exceeds the limit of " + config.maxPayloadBytes());
+        }
+        if (spec.exampleCount() < 0) {
+            throw new Rejection("structure", "example count " + spec.exampleCount() + " is negative");
+        }
+        return CheckResult.pass("structure", spec.parts().size() + " tensors match the base");
+    }
+}
