@@ -805,24 +805,8 @@ public final class Repository implements AutoCloseable {
         return new GcReport(removed, bytes);
     }
 
-    /** For tests: direct access to corrupt or drop objects the way a failing disk would. */
-    void corruptForTest(ObjectKind kind, ObjectId id, byte[] replacement) {
-        try (RocksStore.Batch b = store.newBatch()) {
-            if (replacement == null) {
-                b.delete(kind, id);
-            } else {
-                b.put(kind, id, replacement);
-            }
-            store.write(b, true);
-        }
-    }
-
     @Override
     public void close() {
         store.close();
-    }
-
-    static List<Integer> indices(int n) {
-        return IntStream.range(0, n).boxed().toList();
     }
 }

@@ -395,20 +395,6 @@ final class RocksStore implements AutoCloseable {
         }
     }
 
-    /** Forces memtables to disk; used in tests to corrupt or drop objects in place. */
-    void flush() {
-        enter();
-        try {
-            try (var fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
-                db.flush(fo, handles);
-            } catch (RocksDBException e) {
-                throw wrap("flushing", e);
-            }
-        } finally {
-            exit();
-        }
-    }
-
     void compact() {
         enter();
         try {

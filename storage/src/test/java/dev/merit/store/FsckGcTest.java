@@ -38,8 +38,12 @@ class FsckGcTest {
             ObjectId delta = m.entry("a").orElseThrow().deltas().get(0);
             byte[] bytes = repo.store().get(ObjectKind.CHUNK, chunk);
             bytes[12345] ^= 1;
-            repo.corruptForTest(ObjectKind.CHUNK, chunk, bytes);
-            repo.corruptForTest(ObjectKind.DELTA, delta, null);
+            // What a failing disk would do: one chunk's bytes change, one delta disappears.
+            try (RocksStore.Batch b = repo.store().newBatch()) {
+                b.put(ObjectKind.CHUNK, chunk, bytes);
+                b.delete(ObjectKind.DELTA, delta);
+                repo.store().write(b, true);
+            }
 
             FsckReport bad = repo.fsck(ProgressListener.NONE);
             assertEquals(2, bad.problems().size(), bad.problems().toString());
