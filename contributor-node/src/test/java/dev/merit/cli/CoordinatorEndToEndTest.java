@@ -128,6 +128,7 @@ class CoordinatorEndToEndTest {
 
             // The version went out on Kafka too.
             assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), head), "merit.versions event");
+            assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), v0), "the published version's event");
         }
     }
 
@@ -266,7 +267,8 @@ class CoordinatorEndToEndTest {
     private static boolean versionEventSeen(String bootstrap, ObjectId commit) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
-        p.put("group.id", "e2e-test");
+        p.put("group.id", "e2e-test-" + commit.abbreviate(12));
+        p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
             c.subscribe(List.of(Topics.VERSIONS));

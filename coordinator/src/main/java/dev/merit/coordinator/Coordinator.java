@@ -117,7 +117,7 @@ public final class Coordinator implements AutoCloseable {
             GrpcServices.create(tokens, keys, proposals, policy, versions, n -> {
                 metrics.bytesReceived(n);
                 b.hooks.bytesReceived(n);
-            }).forEach(sb::addService);
+            }, wake).forEach(sb::addService);
             this.server = sb.executor(executor).build().start();
             List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
             http.ifPresent(ex::add);

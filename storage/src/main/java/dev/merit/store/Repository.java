@@ -272,8 +272,15 @@ public final class Repository implements AutoCloseable {
      * Exposed for front ends and tests that coordinate writers.
      */
     public RefUpdate updateBranch(String branch, Optional<ObjectId> expected, ObjectId newId, String message) {
+        return updateBranch(branch, expected, newId, message, tx -> {});
+    }
+
+    /** Like {@link #updateBranch(String, Optional, ObjectId, String)}, writing {@code rows} in the same batch if the swap succeeds. */
+    public RefUpdate updateBranch(String branch, Optional<ObjectId> expected, ObjectId newId, String message,
+                                  java.util.function.Consumer<Transaction> rows) {
         String ref = branch.startsWith("refs/") || branch.equals(RefDatabase.HEAD) ? branch : RefDatabase.HEADS + branch;
         try (RocksStore.Batch b = store.newBatch()) {
+            rows.accept(new Transaction(this, b, false));
             return refs.compareAndSwap(ref, expected, Optional.of(newId), message, b);
         }
     }

@@ -16,11 +16,12 @@ public final class GrpcServices {
     private GrpcServices() {}
 
     public static List<ServerServiceDefinition> create(TokenStore tokens, KeyRegistry keys, ProposalService proposals,
-                                                       PolicyRunner policy, Versions versions, LongConsumer bytesReceived) {
+                                                       PolicyRunner policy, Versions versions, LongConsumer bytesReceived,
+                                                       Runnable eventsWritten) {
         AuthInterceptor auth = new AuthInterceptor(tokens);
         return List.of(
                 ServerInterceptors.intercept(new ProposalGrpcService(proposals, policy, bytesReceived), auth),
-                ServerInterceptors.intercept(new VersionGrpcService(versions), auth),
+                ServerInterceptors.intercept(new VersionGrpcService(versions, eventsWritten), auth),
                 ServerInterceptors.intercept(new AdminGrpcService(tokens, keys), auth));
     }
 }

@@ -15,6 +15,7 @@ import dev.merit.proto.v1.ListBranchesResponse;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
 import dev.merit.proto.v1.LogResponse;
+import dev.merit.coordinator.events.Topics;
 import dev.merit.proto.v1.PublishRequest;
 import dev.merit.proto.v1.PublishResponse;
 import dev.merit.proto.v1.VersionEvent;
@@ -41,10 +42,12 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
 
     private final Repository repo;
     private final Versions versions;
+    private final Runnable eventsWritten;
 
-    VersionGrpcService(Versions versions) {
+    VersionGrpcService(Versions versions, Runnable eventsWritten) {
         this.repo = versions.repository();
         this.versions = versions;
+        this.eventsWritten = eventsWritten;
     }
 
     private Branch branch(String name, ObjectId head) {
@@ -178,11 +181,16 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
                             throw new InvalidInputException("publish: " + e.getKey().name().toLowerCase() + " " + e.getValue() + " was not sent");
                         }
                     }
-                    RefUpdate r = repo.updateBranch(branch, Optional.empty(), commit, "publish by " + who.name());
+                    Commit c = repo.readCommit(commit);
+                    // The first version of a shared model is announced like every later one, in the same batch as the ref.
+                    dev.merit.coordinator.events.VersionEvent event = new dev.merit.coordinator.events.VersionEvent(branch, commit.name(), c.parents().stream().map(ObjectId::name).toList(),
+                            List.of(), "publish", c.time());
+                    RefUpdate r = repo.updateBranch(branch, Optional.empty(), commit, "publish by " + who.name(),
+                            tx -> tx.addEvent(Topics.VERSIONS, event.key(), event.toJson()));
                     if (r == RefUpdate.LOCK_FAILURE) {
                         throw new CoordinatorException(CoordinatorException.Kind.ALREADY_EXISTS, "branch '" + branch + "' was created meanwhile");
                     }
-                    Commit c = repo.readCommit(commit);
+                    eventsWritten.run();
                     versions.announce(new Versions.NewVersion(branch, commit, c.parents(), List.of(), "publish", c.time(), versions.number(commit)));
                     out.onNext(PublishResponse.newBuilder().setBranch(branch(branch, commit)).setObjectsImported(in.objects()).build());
                     out.onCompleted();
