@@ -15,7 +15,7 @@ import picocli.CommandLine.ScopeType;
             DiffCommand.class, CheckoutCommand.class, BranchCommand.class, SwitchCommand.class, TagCommand.class,
             FsckCommand.class, GcCommand.class, MergeCli.class, DemoCommand.class,
             ServeCommand.class, RemoteCli.class, CloneCommand.class, PushCommand.class, PullCommand.class,
-            ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class,
+            ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class, WatchCommand.class,
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

@@ -254,6 +254,11 @@ public final class RemoteClient implements AutoCloseable {
 
     /** Calls {@code onVersion} for each new version of {@code branch} (all branches if empty) until the returned handle is closed. */
     public AutoCloseable watch(String branch, Duration deadline, Consumer<VersionEvent> onVersion) {
+        return watch(branch, deadline, onVersion, t -> {});
+    }
+
+    /** As {@link #watch(String, Duration, Consumer)}, telling {@code onError} why the stream ended if it failed. */
+    public AutoCloseable watch(String branch, Duration deadline, Consumer<VersionEvent> onVersion, Consumer<Throwable> onError) {
         Context.CancellableContext ctx = Context.current().withCancellation();
         ctx.run(() -> deadline(VersionServiceGrpc.newStub(calls), deadline).watchVersions(
                 WatchRequest.newBuilder().setBranch(branch).build(), new StreamObserver<>() {
@@ -263,7 +268,9 @@ public final class RemoteClient implements AutoCloseable {
                     }
 
                     @Override
-                    public void onError(Throwable t) {}
+                    public void onError(Throwable t) {
+                        onError.accept(t);
+                    }
 
                     @Override
                     public void onCompleted() {}
