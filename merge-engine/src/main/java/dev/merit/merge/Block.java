@@ -15,6 +15,13 @@ final class Block {
     final int capacity;
     int len;
     long start;
+    /**
+     * Set when the block's columns are scattered positions of the tensor ({@link #pos}) rather
+     * than the run [start, start + len): the sparse merge gathers only the touched entries.
+     */
+    boolean gathered;
+    /** The tensor position of each column when {@link #gathered}. */
+    final long[] pos;
 
     final float[] base;
     final float[] out;
@@ -59,6 +66,7 @@ final class Block {
         f = new float[n][capacity];
         m = new float[n][capacity];
         sortBuf = new float[n];
+        pos = new long[capacity];
         s16 = new short[capacity];
         f64 = new double[capacity];
         sumsq = new double[n];

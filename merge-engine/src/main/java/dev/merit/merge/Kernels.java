@@ -147,9 +147,18 @@ final class Kernels {
             float w = c.w[i] * rescale * lambda;
             long salt = c.salt[i];
             float[] d = b.d[i];
-            for (int j = 0; j < len; j++) {
-                if ((Dare.hash(salt, b.start + j) >>> 11) >= cut) {
-                    out[j] += w * d[j];
+            if (b.gathered) {
+                long[] pos = b.pos;
+                for (int j = 0; j < len; j++) {
+                    if ((Dare.hash(salt, pos[j]) >>> 11) >= cut) {
+                        out[j] += w * d[j];
+                    }
+                }
+            } else {
+                for (int j = 0; j < len; j++) {
+                    if ((Dare.hash(salt, b.start + j) >>> 11) >= cut) {
+                        out[j] += w * d[j];
+                    }
                 }
             }
         }

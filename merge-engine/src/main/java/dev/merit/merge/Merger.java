@@ -6,6 +6,7 @@ import dev.merit.safetensors.SafetensorsWriter;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -128,6 +129,99 @@ public final class Merger {
             long elements = tensors.stream().mapToLong(TensorCtx::numel).sum();
             Optional<MergeStatistics> stats = statistics ? Optional.of(scan.statistics()) : Optional.empty();
             return new MergeResult(tensors.size(), elements, bytes, System.nanoTime() - t0, selected, stats);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Whether {@link #mergeSparse} can do this merge: every input is sparse, floating-point
+     * tensors keep their dtype, and no Fisher rule normalizes a base Fisher file (its mean is over
+     * the whole model). Every strategy qualifies, Krum and model-scope clipping included: the
+     * norms and distances they need are sums over the inputs' supports.
+     */
+    public boolean supportsSparse() {
+        return sparseObstacle() == null;
+    }
+
+    private String sparseObstacle() {
+        for (MergeInput in : inputs) {
+            if (in.kind() != MergeInput.Kind.SPARSE) {
+                return who(in) + " is a " + in.kind().name().toLowerCase(java.util.Locale.ROOT) + ", not a sparse delta";
+            }
+        }
+        for (TensorCtx c : tensors) {
+            if (c.out.dtype() != c.ref.dtype()) {
+                return "tensor '" + c.name() + "' changes dtype (" + c.ref.dtype() + " to " + c.out.dtype() + ")";
+            }
+        }
+        for (Rule r : allRules()) {
+            MergeParameters p = r.params();
+            if (r.strategy() == Strategy.FISHER && p.normalizeFishers() && p.favorBase() && baseFisher != null) {
+                return "normalize_fishers with a base Fisher file needs the base Fisher's mean over the whole model";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Merges only where an input changed something: per tensor, the merged values at the union of
+     * the inputs' positions, as a SET delta (values in the tensor's dtype) holding the positions
+     * whose bits differ from the base's. Everywhere else the merged change is 0, so the result is
+     * the base. Values are bit-identical to {@link #mergeTo(Path)} at those positions (same float32
+     * operations in the same order); elsewhere the dense path only differs by rewriting the base
+     * through float32 (a -0.0 becomes +0.0, F64 entries are rounded), which this mode leaves alone.
+     * Cost follows the inputs' entries (a sort of their positions per tensor), not the model's size.
+     *
+     * @param arena owns the returned deltas' memory
+     * @throws IllegalStateException if {@link #supportsSparse()} is false
+     */
+    public SparseMergeResult mergeSparse(Arena arena) {
+        Objects.requireNonNull(arena, "arena");
+        String obstacle = sparseObstacle();
+        if (obstacle != null) {
+            throw new IllegalStateException("no sparse merge: " + obstacle);
+        }
+        long t0 = System.nanoTime();
+        ForkJoinPool pool = new ForkJoinPool(threads);
+        // Workers write into a shared arena; the caller's may be confined to its thread.
+        try (Arena scratch = Arena.ofShared()) {
+            Scan scan = needsScan() ? sparseScan(pool) : null;
+            Map<String, List<String>> selected = derive(scan);
+            SparseTensorDelta[] out = new SparseTensorDelta[tensors.size()];
+            long[] positions = new long[tensors.size()];
+            AtomicInteger done = new AtomicInteger();
+            AtomicLong bytes = new AtomicLong();
+            List<TensorCtx> work = tensors.stream().filter(this::touchedSparse).toList();
+            long total = work.stream().mapToLong(c -> c.out.byteSize()).sum();
+            pool.submit(() -> work.parallelStream().forEach(c -> {
+                try (Opened o = new Opened(c, c.rule.strategy() == Strategy.FISHER)) {
+                    Union u = Union.of(o, blockSize);
+                    positions[c.index] = u.size();
+                    if (c.rule.strategy() == Strategy.TIES) {
+                        c.thr = sparseThresholds(o, u);
+                    }
+                    out[c.index] = sparseMergeTensor(o, u, scratch);
+                }
+                progress.progress(new ProgressListener.Progress("merge", done.incrementAndGet(), work.size(),
+                        bytes.addAndGet(c.out.byteSize()), total));
+            })).join();
+            Map<String, SparseTensorDelta> changes = new LinkedHashMap<>();
+            long changed = 0;
+            for (TensorCtx c : tensors) {
+                SparseTensorDelta d = out[c.index];
+                if (d != null && d.count() > 0) {
+                    long pb = d.count() * Long.BYTES;
+                    long vb = d.count() * d.info().dtype().byteSize();
+                    MemorySegment ps = arena.allocate(pb, 8).copyFrom(d.positions().asSlice(0, pb));
+                    MemorySegment vs = arena.allocate(vb, 8).copyFrom(d.values().asSlice(0, vb));
+                    changes.put(c.name(), new SparseTensorDelta(d.info(), d.semantics(), d.count(), ps, vs));
+                    changed += d.count();
+                }
+            }
+            Optional<MergeStatistics> stats = statistics ? Optional.of(scan.statistics()) : Optional.empty();
+            return new SparseMergeResult(changes, work.size(), Arrays.stream(positions).sum(), changed,
+                    System.nanoTime() - t0, selected, stats);
         } finally {
             pool.shutdownNow();
         }
@@ -390,6 +484,7 @@ public final class Merger {
         TensorCtx c = o.c;
         b.start = start;
         b.len = len;
+        b.gathered = false;
         boolean hasBase = o.base != null;
         if (hasBase) {
             BlockIO.read(o.base, o.baseType, start, len, b.base, b.s16, b.f64);
@@ -397,7 +492,6 @@ public final class Merger {
             Arrays.fill(b.base, 0, len, 0f);
         }
         MergeParameters p = c.rule.params();
-        float floor = (float) p.fisherFloor();
         for (int i = 0; i < n; i++) {
             float[] d = b.d[i];
             float[] m = b.m[i];
@@ -426,18 +520,7 @@ public final class Merger {
                 }
             }
             if (!raw) {
-                if (c.scale != null && c.scale[i] != 1f) {
-                    float s = c.scale[i];
-                    for (int j = 0; j < len; j++) {
-                        d[j] *= s;
-                    }
-                }
-                if (o.withFisher) {
-                    float inv = c.fisherInv[i];
-                    for (int j = 0; j < len; j++) {
-                        f[j] = Math.max(f[j] * inv, floor);
-                    }
-                }
+                adjust(b, o, i, len);
             }
         }
         if (o.withFisher && p.favorBase()) {
@@ -448,11 +531,37 @@ public final class Merger {
                 Arrays.fill(bf, 0, len, (float) p.baseFisherValue());
             }
             if (!raw) {
-                float inv = o.baseFisherSeg != null ? c.fisherInv[n] : 1f;
-                for (int j = 0; j < len; j++) {
-                    bf[j] = Math.max(bf[j] * inv, floor);
-                }
+                adjustBaseFisher(b, o, len);
             }
+        }
+    }
+
+    /** Clips input i's change and normalizes and floors its Fisher (shared by {@link #load} and {@link #gather}). */
+    private void adjust(Block b, Opened o, int i, int len) {
+        TensorCtx c = o.c;
+        float[] d = b.d[i];
+        if (c.scale != null && c.scale[i] != 1f) {
+            float s = c.scale[i];
+            for (int j = 0; j < len; j++) {
+                d[j] *= s;
+            }
+        }
+        if (o.withFisher) {
+            float[] f = b.f[i];
+            float inv = c.fisherInv[i];
+            float floor = (float) c.rule.params().fisherFloor();
+            for (int j = 0; j < len; j++) {
+                f[j] = Math.max(f[j] * inv, floor);
+            }
+        }
+    }
+
+    private void adjustBaseFisher(Block b, Opened o, int len) {
+        float[] bf = b.baseFisher;
+        float inv = o.baseFisherSeg != null ? o.c.fisherInv[n] : 1f;
+        float floor = (float) o.c.rule.params().fisherFloor();
+        for (int j = 0; j < len; j++) {
+            bf[j] = Math.max(bf[j] * inv, floor);
         }
     }
 
@@ -485,6 +594,350 @@ public final class Merger {
                 f[j] = fisher.getAtIndex(BlockIO.F32, k);
             }
         }
+    }
+
+    // ---------------------------------------------------------------- sparse mode
+
+    /** A merged tensor some input changed. */
+    private boolean touchedSparse(TensorCtx c) {
+        return c.merged && inputs.stream().anyMatch(in -> in.sparse().tensorNames().contains(c.name()));
+    }
+
+    /**
+     * The sorted union of the inputs' positions in one tensor, cut into groups that each lie in
+     * one block [k * blockSize, (k + 1) * blockSize) of the tensor: a group fits a {@link Block},
+     * and summing group by group adds the same terms in the same order as the dense pass.
+     */
+    private record Union(long[] pos, int[] groupStart) {
+
+        static Union of(Opened o, int blockSize) {
+            long total = 0;
+            int touching = 0;
+            for (SparseTensorDelta sd : o.sparse) {
+                if (sd != null && sd.count() > 0) {
+                    total += sd.count();
+                    touching++;
+                }
+            }
+            if (total > Integer.MAX_VALUE - 16) {
+                throw new InvalidInputException("tensor '" + o.c.name() + "': " + total + " changed entries in one tensor"
+                        + " are more than a sparse merge holds; merge densely");
+            }
+            long[] all = new long[(int) total];
+            int k = 0;
+            for (SparseTensorDelta sd : o.sparse) {
+                if (sd != null && sd.count() > 0) {
+                    MemorySegment.copy(sd.positions(), SparseTensorDelta.POSITION, 0, all, k, (int) sd.count());
+                    k += (int) sd.count();
+                }
+            }
+            int size = all.length;
+            if (touching > 1) { // one input's positions are already sorted and distinct
+                Arrays.sort(all);
+                size = 0;
+                for (int q = 0; q < all.length; q++) {
+                    if (size == 0 || all[q] != all[size - 1]) {
+                        all[size++] = all[q];
+                    }
+                }
+            }
+            int groups = 0;
+            for (int q = 0; q < size; q++) {
+                if (q == 0 || all[q] / blockSize != all[q - 1] / blockSize) {
+                    groups++;
+                }
+            }
+            int[] gs = new int[groups + 1];
+            int g = 0;
+            for (int q = 0; q < size; q++) {
+                if (q == 0 || all[q] / blockSize != all[q - 1] / blockSize) {
+                    gs[g++] = q;
+                }
+            }
+            gs[groups] = size;
+            return new Union(size == all.length ? all : Arrays.copyOf(all, size), gs);
+        }
+
+        int size() {
+            return pos.length;
+        }
+
+        int groups() {
+            return groupStart.length - 1;
+        }
+    }
+
+    /**
+     * Loads the union positions [from, from + len) of every input into {@code b}'s columns, as
+     * {@link #load} would load them in a contiguous block: untouched inputs give 0 with mask 0.
+     * {@code cursor[i]} is input i's first entry not yet consumed; groups go in order.
+     */
+    private void gather(Block b, Opened o, Union u, int from, int len, long[] cursor, boolean raw) {
+        b.len = len;
+        b.gathered = true;
+        long[] pos = b.pos;
+        System.arraycopy(u.pos(), from, pos, 0, len);
+        b.start = pos[0];
+        long last = pos[len - 1];
+        float[] bs = b.base;
+        for (int j = 0; j < len; j++) {
+            bs[j] = o.baseType.getFloat(o.base, pos[j]);
+        }
+        for (int i = 0; i < n; i++) {
+            float[] d = b.d[i];
+            float[] m = b.m[i];
+            float[] f = b.f[i];
+            Arrays.fill(d, 0, len, 0f);
+            Arrays.fill(m, 0, len, 0f);
+            if (o.withFisher) {
+                Arrays.fill(f, 0, len, 0f);
+            }
+            SparseTensorDelta sd = o.sparse[i];
+            if (sd != null) {
+                boolean add = sd.semantics() == SparseTensorDelta.Semantics.ADD;
+                DType vt = sd.valueType();
+                MemorySegment values = sd.values();
+                MemorySegment fisher = o.sparseFisher[i];
+                long k = cursor[i];
+                int j = 0;
+                for (; k < sd.count(); k++) {
+                    long p = sd.position(k);
+                    if (p > last) {
+                        break;
+                    }
+                    while (pos[j] < p) { // every input position is in the union
+                        j++;
+                    }
+                    d[j] = add ? values.getAtIndex(SparseTensorDelta.ADD_VALUE, k) : vt.getFloat(values, k) - bs[j];
+                    m[j] = 1f;
+                    if (fisher != null) {
+                        f[j] = fisher.getAtIndex(BlockIO.F32, k);
+                    }
+                }
+                cursor[i] = k;
+            }
+            if (!raw) {
+                adjust(b, o, i, len);
+            }
+        }
+        MergeParameters p = o.c.rule.params();
+        if (o.withFisher && p.favorBase()) {
+            float[] bf = b.baseFisher;
+            for (int j = 0; j < len; j++) {
+                bf[j] = o.baseFisherSeg != null ? o.baseFisherType.getFloat(o.baseFisherSeg, pos[j]) : (float) p.baseFisherValue();
+            }
+            if (!raw) {
+                adjustBaseFisher(b, o, len);
+            }
+        }
+    }
+
+    /**
+     * The scan pass over the inputs' supports: tensors in parallel, each tensor's groups in
+     * order, so its sums add the same non-zero terms in the same order as a one-thread dense scan.
+     */
+    private Scan sparseScan(ForkJoinPool pool) {
+        Scan s = new Scan();
+        boolean pairs = statistics || allRules().stream().anyMatch(r -> r.strategy().isKrum());
+        for (TensorCtx c : tensors) {
+            s.init(c.index);
+        }
+        List<TensorCtx> work = tensors.stream().filter(this::touchedSparse).toList();
+        AtomicInteger done = new AtomicInteger();
+        AtomicLong bytes = new AtomicLong();
+        long total = work.stream().mapToLong(c -> c.out.byteSize()).sum();
+        pool.submit(() -> work.parallelStream().forEach(c -> {
+            int t = c.index;
+            MergeParameters p = c.rule.params();
+            Block b = borrow();
+            try (Opened o = new Opened(c, c.rule.strategy() == Strategy.FISHER && p.normalizeFishers())) {
+                Union u = Union.of(o, blockSize);
+                long[] cursor = new long[n];
+                for (int g = 0; g < u.groups(); g++) {
+                    int from = u.groupStart()[g];
+                    gather(b, o, u, from, u.groupStart()[g + 1] - from, cursor, true);
+                    b.clearScan();
+                    scanBlock(b, pairs, o.withFisher, false);
+                    add(s.sumsq[t], b.sumsq);
+                    add(s.dot[t], b.dot);
+                    add(s.support[t], b.support);
+                    add(s.overlap[t], b.overlap);
+                    add(s.agree[t], b.agree);
+                    add(s.fisherSum[t], b.fisherSum);
+                    add(s.fisherCount[t], b.fisherCount);
+                }
+            } finally {
+                blocks.push(b);
+            }
+            progress.progress(new ProgressListener.Progress("scan", done.incrementAndGet(), work.size(),
+                    bytes.addAndGet(c.out.byteSize()), total));
+        })).join();
+        return s;
+    }
+
+    /** TIES thresholds from the supports: the exact k-th largest non-zero |d| per input, as the dense pass finds it. */
+    private float[] sparseThresholds(Opened o, Union u) {
+        TensorCtx c = o.c;
+        long k = Math.round(c.rule.params().density() * c.numel());
+        float[][] mag = new float[n][];
+        int[] nz = new int[n];
+        for (int i = 0; i < n; i++) {
+            mag[i] = new float[o.sparse[i] == null ? 0 : (int) o.sparse[i].count()];
+        }
+        Block b = borrow();
+        try {
+            long[] cursor = new long[n];
+            for (int g = 0; g < u.groups(); g++) {
+                int from = u.groupStart()[g];
+                int len = u.groupStart()[g + 1] - from;
+                gather(b, o, u, from, len, cursor, false);
+                for (int i = 0; i < n; i++) {
+                    float[] d = b.d[i];
+                    float[] m = b.m[i];
+                    for (int j = 0; j < len; j++) {
+                        if (m[j] != 0 && d[j] != 0) {
+                            mag[i][nz[i]++] = Math.abs(d[j]);
+                        }
+                    }
+                }
+            }
+        } finally {
+            blocks.push(b);
+        }
+        float[] thr = new float[n];
+        for (int i = 0; i < n; i++) {
+            Arrays.sort(mag[i], 0, nz[i]);
+            thr[i] = k == 0 ? Float.POSITIVE_INFINITY : k >= nz[i] ? Float.MIN_VALUE : mag[i][(int) (nz[i] - k)];
+        }
+        return thr;
+    }
+
+    /**
+     * For strategies whose change is a plain weighted sum (average over all inputs, task
+     * arithmetic, Krum), each input's effective weight as {@code Kernels.weightedSum} uses it;
+     * null for the others.
+     */
+    private static float[] sumWeights(TensorCtx c) {
+        MergeParameters p = c.rule.params();
+        float scale;
+        switch (c.rule.strategy()) {
+            case AVERAGE -> {
+                if (p.averageOver() == MergeParameters.Over.TOUCHED) {
+                    return null;
+                }
+                scale = 1f / c.wSum;
+            }
+            case KRUM, MULTI_KRUM -> scale = 1f / c.wSum;
+            case TASK_ARITHMETIC -> scale = (float) p.lambda();
+            default -> {
+                return null;
+            }
+        }
+        float[] w = new float[c.w.length];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = c.w[i] * scale;
+        }
+        return w;
+    }
+
+    /**
+     * The weighted sum of the changes at union positions [from, from + len) into {@code b.out},
+     * adding only the entries inputs have: an untouched input adds {@code w * 0 = +-0}, which
+     * cannot change a sum that starts at +0 (it never becomes -0), so skipping it gives the same
+     * bits as {@link #gather} plus {@code Kernels.weightedSum}, at O(entries) instead of O(n x len).
+     */
+    private void gatherSum(Block b, Opened o, Union u, int from, int len, long[] cursor, float[] weight) {
+        TensorCtx c = o.c;
+        b.len = len;
+        b.gathered = true;
+        long[] pos = b.pos;
+        System.arraycopy(u.pos(), from, pos, 0, len);
+        b.start = pos[0];
+        long last = pos[len - 1];
+        float[] bs = b.base;
+        float[] out = b.out;
+        for (int j = 0; j < len; j++) {
+            bs[j] = o.baseType.getFloat(o.base, pos[j]);
+        }
+        Arrays.fill(out, 0, len, 0f);
+        for (int i = 0; i < n; i++) {
+            SparseTensorDelta sd = o.sparse[i];
+            if (sd == null) {
+                continue;
+            }
+            boolean add = sd.semantics() == SparseTensorDelta.Semantics.ADD;
+            DType vt = sd.valueType();
+            MemorySegment values = sd.values();
+            float w = weight[i];
+            float s = c.scale != null ? c.scale[i] : 1f;
+            long k = cursor[i];
+            int j = 0;
+            for (; k < sd.count(); k++) {
+                long p = sd.position(k);
+                if (p > last) {
+                    break;
+                }
+                while (pos[j] < p) {
+                    j++;
+                }
+                if (w == 0) {
+                    continue; // weightedSum skips the input; the cursor still advances
+                }
+                float d = add ? values.getAtIndex(SparseTensorDelta.ADD_VALUE, k) : vt.getFloat(values, k) - bs[j];
+                if (s != 1f) {
+                    d *= s;
+                }
+                out[j] += w * d;
+            }
+            cursor[i] = k;
+        }
+    }
+
+    /** Merges one tensor at its union positions; keeps the entries whose bits differ from the base's. */
+    private SparseTensorDelta sparseMergeTensor(Opened o, Union u, Arena arena) {
+        TensorCtx c = o.c;
+        DType dt = c.out.dtype();
+        int es = dt.byteSize();
+        long size = u.size();
+        MemorySegment positions = arena.allocate(Math.max(1, size * Long.BYTES), 8);
+        MemorySegment values = arena.allocate(Math.max(1, size * es), 8);
+        long count = 0;
+        float eta = (float) c.rule.params().stepSize();
+        float[] sum = sumWeights(c);
+        Block b = borrow();
+        try {
+            long[] cursor = new long[n];
+            MemorySegment stage = b.stage(BlockOutput.ToFile.STAGE_BYTES);
+            for (int g = 0; g < u.groups(); g++) {
+                int from = u.groupStart()[g];
+                int len = u.groupStart()[g + 1] - from;
+                if (sum != null) {
+                    gatherSum(b, o, u, from, len, cursor, sum);
+                } else {
+                    gather(b, o, u, from, len, cursor, false);
+                    Kernels.merge(b, c);
+                }
+                float[] r = b.out;
+                float[] bs = b.base;
+                for (int j = 0; j < len; j++) {
+                    r[j] = bs[j] + eta * r[j];
+                }
+                BlockIO.write(r, len, stage, dt, 0, b.s16, b.f64);
+                for (int j = 0; j < len; j++) {
+                    long p = b.pos[j];
+                    if (MemorySegment.mismatch(stage, (long) j * es, (long) (j + 1) * es, o.base, p * es, (p + 1) * es) >= 0) {
+                        positions.setAtIndex(SparseTensorDelta.POSITION, count, p);
+                        MemorySegment.copy(stage, (long) j * es, values, count * es, es);
+                        count++;
+                    }
+                }
+            }
+        } finally {
+            b.clearStage();
+            blocks.push(b);
+        }
+        return new SparseTensorDelta(c.out, SparseTensorDelta.Semantics.SET, count,
+                positions.asSlice(0, Math.max(1, count * Long.BYTES)), values.asSlice(0, Math.max(1, count * es)));
     }
 
     // ---------------------------------------------------------------- scheduling
@@ -643,6 +1096,16 @@ public final class Merger {
         final double[][] fisherSum = new double[tensors.size()][];
         final double[][] fisherCount = new double[tensors.size()][];
 
+        void init(int t) {
+            sumsq[t] = new double[n];
+            dot[t] = new double[n * n];
+            support[t] = new long[n];
+            overlap[t] = new long[n * n];
+            agree[t] = new long[n * n];
+            fisherSum[t] = new double[n + 1];
+            fisherCount[t] = new double[n + 1];
+        }
+
         MergeStatistics statistics() {
             List<MergeStatistics.TensorStatistics> per = new ArrayList<>();
             double[] tsq = new double[n];
@@ -695,14 +1158,7 @@ public final class Merger {
         AtomicLong bytes = new AtomicLong();
         long total = tensors.stream().mapToLong(c -> c.out.byteSize()).sum();
         for (TensorCtx c : tensors) {
-            int t = c.index;
-            s.sumsq[t] = new double[n];
-            s.dot[t] = new double[n * n];
-            s.support[t] = new long[n];
-            s.overlap[t] = new long[n * n];
-            s.agree[t] = new long[n * n];
-            s.fisherSum[t] = new double[n + 1];
-            s.fisherCount[t] = new double[n + 1];
+            s.init(c.index);
         }
         runPass(pool, tensors, new Pass() {
             @Override

@@ -43,6 +43,8 @@ public final class CommitCommand {
     private ProgressListener progress = ProgressListener.NONE;
     private Instant time;
     private java.util.function.BiConsumer<ObjectId, Transaction> alsoWrite = (id, tx) -> {};
+    private Map<String, SparseTensorDelta> changes;
+    private Map<String, String> metadata;
 
     CommitCommand(Repository repo) {
         this.repo = repo;
@@ -50,6 +52,26 @@ public final class CommitCommand {
 
     public CommitCommand setSource(TensorSource source) {
         this.source = source;
+        return this;
+    }
+
+    /**
+     * Commits the branch head plus these changes instead of a source: per tensor a SET delta with
+     * new values (in the tensor's dtype) at some positions; tensors not in the map are unchanged.
+     * Nothing is compared against the whole model, so the cost follows the changes' size (a tensor
+     * whose delta chain is full is rebuilt as a keyframe, reading that tensor only). The commit is
+     * lossless: selection, value coding and low rank do not apply. If the branch moves meanwhile,
+     * the changes are applied to its new head. Layout and metadata are the head's unless
+     * {@link #setMetadata} says otherwise.
+     */
+    public CommitCommand setChanges(Map<String, SparseTensorDelta> setDeltas) {
+        this.changes = Map.copyOf(setDeltas);
+        return this;
+    }
+
+    /** The version's metadata for {@link #setChanges} commits (default: the parent's). */
+    public CommitCommand setMetadata(Map<String, String> metadata) {
+        this.metadata = Map.copyOf(metadata);
         return this;
     }
 
@@ -133,9 +155,15 @@ public final class CommitCommand {
     }
 
     public CommitResult call() {
-        Objects.requireNonNull(source, "source");
+        if ((source == null) == (changes == null)) {
+            throw new IllegalStateException("a commit needs exactly one of setSource and setChanges");
+        }
         if (message == null || message.isBlank()) {
             throw new InvalidInputException("a commit message is required (-m)");
+        }
+        if (changes != null && (fisher != null || !selection.isLossless() || valueCoding != dev.merit.codec.ValueCoding.EXACT
+                || lowRank > 0)) {
+            throw new IllegalStateException("setChanges commits are lossless and carry no Fisher");
         }
         if (fisher != null) {
             checkFisher();
@@ -143,8 +171,7 @@ public final class CommitCommand {
         String ref = branchRef != null ? branchRef : repo.refs().headTarget();
         for (int attempt = 1; ; attempt++) {
             Optional<ObjectId> parent = repo.refs().read(ref);
-            Attempt a = new Attempt(parent);
-            CommitResult r = a.run(ref);
+            CommitResult r = changes != null ? new ChangesAttempt(parent).run(ref) : new Attempt(parent).run(ref);
             if (r != null) {
                 return r;
             }
@@ -287,6 +314,94 @@ public final class CommitCommand {
 
         private Manifest.Entry keyframe(TensorInfo t, MemorySegment data, ObjectSink sink) {
             return new Manifest.Entry(t, sink.putChunks(data, progress), List.of(), 0);
+        }
+    }
+
+    /** One try at writing a {@link #setChanges} commit on top of a given parent. */
+    private final class ChangesAttempt {
+        private final ObjectId parentId;
+        private final StoredDeltas encoder = new StoredDeltas(dev.merit.codec.ValueCoding.EXACT, 0);
+        private final DeltaStats stats = new DeltaStats();
+
+        ChangesAttempt(Optional<ObjectId> parentId) {
+            this.parentId = parentId.orElseThrow(() -> new InvalidInputException(
+                    "the branch has no commit yet: changes need a version to apply to"));
+        }
+
+        CommitResult run(String ref) {
+            Manifest parent = repo.manifestOf(parentId);
+            for (String name : changes.keySet()) {
+                if (parent.entry(name).isEmpty()) {
+                    throw new InvalidInputException("change to tensor '" + name + "', which version "
+                            + parentId.abbreviate(12) + " does not have");
+                }
+            }
+            try (ObjectSink sink = new ObjectSink(repo.store())) {
+                List<Manifest.Entry> prev = parent.tensors();
+                Manifest.Entry[] entries = new Manifest.Entry[prev.size()];
+                IntStream.range(0, prev.size()).parallel().forEach(i -> {
+                    Manifest.Entry e = prev.get(i);
+                    SparseTensorDelta d = changes.get(e.info().name());
+                    entries[i] = d == null || d.count() == 0 ? e : entryFor(e, d, sink);
+                });
+                Manifest manifest = new Manifest(List.of(entries), metadata != null ? metadata : parent.metadata());
+                ObjectId manifestId = sink.putFinal(ObjectKind.MANIFEST, manifest.encode());
+                List<ObjectId> parents = new ArrayList<>();
+                parents.add(parentId);
+                parents.addAll(extraParents);
+                ObjectNode prov = Json.MAPPER.createObjectNode();
+                prov.put("tool", "merit " + Repository.class.getPackage().getImplementationVersion());
+                prov.put("java", System.getProperty("java.version"));
+                prov.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+                prov.put("source", "sparse changes");
+                ObjectNode sel = prov.putObject("selection");
+                Selection.lossless().describe(sel);
+                sel.put("kept_entries", changes.values().stream().mapToLong(SparseTensorDelta::count).sum());
+                prov.set("deltas", stats.toJson());
+                prov.setAll(provenance);
+                Commit commit = new Commit(manifestId, parents, author, time != null ? time : Instant.now(), message,
+                        Optional.empty(), prov, sink.newBytes());
+                ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());
+                RocksStore.Batch batch = sink.finish();
+                alsoWrite.accept(commitId, new Transaction(repo, batch, false));
+                RefUpdate r = repo.updateRef(ref, Optional.of(parentId), commitId, "commit: " + firstLine(message), batch);
+                return r == RefUpdate.LOCK_FAILURE ? null : new CommitResult(commitId, commit, r);
+            }
+        }
+
+        private Manifest.Entry entryFor(Manifest.Entry p, SparseTensorDelta d, ObjectSink sink) {
+            TensorInfo t = p.info();
+            if (d.semantics() != SparseTensorDelta.Semantics.SET || !d.info().sameLayout(t)) {
+                throw new InvalidInputException("change to tensor '" + t.name() + "' must be a SET delta of "
+                        + t.dtype() + t.shapeString() + ", got " + d.semantics() + " of " + d.info().dtype() + d.info().shapeString());
+            }
+            if (d.position(0) < 0 || d.position(d.count() - 1) >= t.numel()) {
+                throw new InvalidInputException("change to tensor '" + t.name() + "': positions out of range [0, " + t.numel() + ")");
+            }
+            try (Arena a = Arena.ofConfined()) {
+                // Exact SET values: the codec needs neither the old nor the new tensor.
+                StoredDeltas.Encoded enc = encoder.encode(d, MemorySegment.NULL, MemorySegment.NULL, a);
+                stats.add(enc);
+                boolean chainFull = p.deltas().size() + 1 > Repository.MAX_CHAIN
+                        || p.deltaBytes() + enc.bytes().length > Repository.KEYFRAME_FRACTION * t.byteSize();
+                if (!chainFull) {
+                    return p.withDelta(sink.putFinal(ObjectKind.DELTA, enc.bytes()), enc.bytes().length);
+                }
+                // This tensor only: its current value from keyframe and chain, plus the change.
+                MemorySegment version = a.allocate(Math.max(1, t.byteSize()), 8).asSlice(0, t.byteSize());
+                for (int i = 0; i < p.keyframe().size(); i++) {
+                    long off = (long) i * Repository.CHUNK_BYTES;
+                    MemorySegment part = version.asSlice(off, Math.min(Repository.CHUNK_BYTES, t.byteSize() - off));
+                    long n = repo.store().readInto(ObjectKind.CHUNK, p.keyframe().get(i), part);
+                    if (n != part.byteSize()) {
+                        throw new StoreException("tensor '" + t.name() + "': chunk " + p.keyframe().get(i)
+                                + (n < 0 ? " is missing" : " has " + n + " bytes, expected " + part.byteSize()) + " (run merit fsck)");
+                    }
+                }
+                repo.applyDeltas(p, version);
+                d.applyInPlace(version);
+                return new Manifest.Entry(t, sink.putChunks(version, ProgressListener.NONE), List.of(), 0);
+            }
         }
     }
 

@@ -7,9 +7,11 @@ import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
+import dev.merit.merge.SparseMergeResult;
 import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +24,9 @@ import java.util.Objects;
  * {@code repo.merge().setRevisions(a, b).setStrategy(Strategy.FISHER).setMessage("...").call()}.
  *
  * <p>Each input is its revision's change since the merge base (their newest common ancestor),
- * read from the stored sparse deltas where possible; the result is base + eta x D. The commit's
+ * read from the stored sparse deltas where possible; the result is base + eta x D, computed only
+ * at the union of the inputs' positions and committed as HEAD plus those entries (the engine's
+ * sparse mode; a full merge to a scratch file is the fallback). The commit's
  * parents are HEAD and the revisions; its provenance records the strategy, parameters, base,
  * inputs and weights.
  */
@@ -124,14 +128,26 @@ public final class MergeCommand {
                 changes.add(c);
                 inputs.add(MergeInput.sparse(revisions.get(i), c).withWeight(weights.isEmpty() ? 1.0 : weights.get(i)));
             }
-            MergeResult merged = Merger.builder().base(baseVersion).inputs(inputs).strategy(strategy).parameters(params)
-                    .statistics(statistics).progress(progress).metadata(baseVersion.metadata()).build().mergeTo(out);
+            Merger merger = Merger.builder().base(baseVersion).inputs(inputs).strategy(strategy).parameters(params)
+                    .statistics(statistics).progress(progress).metadata(baseVersion.metadata()).build();
             List<ObjectId> extraParents = ids.stream().filter(id -> !id.equals(head)).distinct().toList();
+            String msg = message != null ? message : "Merge " + String.join(", ", revisions) + " (" + strategy.id() + ")";
+            boolean sparse = merger.supportsSparse();
+            ObjectNode prov = provenance(base, ids, params, sparse);
+            if (sparse) {
+                // Only the union of the inputs' supports can change: commit HEAD plus those entries.
+                // Outside it HEAD equals the merge base, since HEAD's own changes are an input.
+                try (Arena arena = Arena.ofShared()) {
+                    SparseMergeResult merged = merger.mergeSparse(arena);
+                    CommitResult commit = repo.commit().setChanges(merged.changes()).setMetadata(merger.metadata())
+                            .setMessage(msg).setExtraParents(extraParents).setProvenance(prov).call();
+                    return new Result(commit, merged.summary(), base);
+                }
+            }
+            MergeResult merged = merger.mergeTo(out);
             CommitResult commit;
             try (SafetensorsFile result = SafetensorsFile.open(out)) {
-                commit = repo.commit().setSource(result)
-                        .setMessage(message != null ? message : "Merge " + String.join(", ", revisions) + " (" + strategy.id() + ")")
-                        .setExtraParents(extraParents).setProvenance(provenance(base, ids, params)).call();
+                commit = repo.commit().setSource(result).setMessage(msg).setExtraParents(extraParents).setProvenance(prov).call();
             }
             return new Result(commit, merged, base);
         } finally {
@@ -144,10 +160,11 @@ public final class MergeCommand {
         }
     }
 
-    private ObjectNode provenance(ObjectId base, List<ObjectId> ids, MergeParameters params) {
+    private ObjectNode provenance(ObjectId base, List<ObjectId> ids, MergeParameters params, boolean sparse) {
         ObjectNode root = Json.MAPPER.createObjectNode();
         ObjectNode m = root.putObject("merge");
         m.put("strategy", strategy.id());
+        m.put("mode", sparse ? "sparse" : "dense");
         m.set("parameters", Json.MAPPER.valueToTree(params.asMap()));
         m.put("base", base.name());
         ArrayNode in = m.putArray("inputs");

@@ -11,13 +11,16 @@ import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
+import dev.merit.merge.SparseMergeResult;
 import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.store.CommitCommand;
 import dev.merit.store.CommitResult;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
 import dev.merit.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +34,8 @@ import java.util.stream.Collectors;
 /**
  * Merges accepted proposals into the head of their branch: the merge engine computes
  * {@code head + eta * D} from the stored sparse deltas (weights = staleness weight x example
- * count), and the result is committed with provenance naming every proposal, its contributor,
+ * count) at the union of their positions only, and the result is committed as the head plus
+ * the changed entries with provenance naming every proposal, its contributor,
  * weight, staleness and verdicts, the strategy and its parameters. The proposals are marked
  * merged, dequeued and announced in the commit's own batch. Runs on one thread.
  */
@@ -65,36 +69,50 @@ final class MergeRunner {
             throw new UncheckedIOException("merge: " + e.getMessage(), e);
         }
         List<StoredDelta> sources = new ArrayList<>();
-        try {
-            MergeResult result;
-            try (SafetensorsFile base = repo.openVersion(head)) {
-                Map<String, TensorInfo> layout = new LinkedHashMap<>();
-                base.tensors().forEach(t -> layout.put(t.name(), t));
-                List<MergeInput> inputs = new ArrayList<>();
-                for (ProposalRecord p : proposals) {
-                    StoredDelta d = new StoredDelta(store, p, layout);
-                    sources.add(d);
-                    inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
-                }
-                result = Merger.builder().base(base).inputs(inputs).strategy(config.strategy())
-                        .parameters(config.parameters()).build().mergeTo(out);
+        try (SafetensorsFile base = repo.openVersion(head); Arena arena = Arena.ofShared()) {
+            Map<String, TensorInfo> layout = new LinkedHashMap<>();
+            base.tensors().forEach(t -> layout.put(t.name(), t));
+            List<MergeInput> inputs = new ArrayList<>();
+            for (ProposalRecord p : proposals) {
+                StoredDelta d = new StoredDelta(store, p, layout);
+                sources.add(d);
+                inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
             }
-            ObjectNode prov = provenance(head, proposals, result);
+            Merger merger = Merger.builder().base(base).inputs(inputs).strategy(config.strategy())
+                    .parameters(config.parameters()).build();
+            // Proposals are sparse, so the merge only computes the union of their supports and
+            // commits the head plus the changed entries; a full merge to a file is the fallback.
+            boolean sparse = merger.supportsSparse();
+            MergeResult result;
+            CommitCommand commit = repo.commit();
+            if (sparse) {
+                SparseMergeResult merged = merger.mergeSparse(arena);
+                result = merged.summary();
+                commit.setChanges(merged.changes()).setMetadata(merger.metadata());
+            } else {
+                result = merger.mergeTo(out);
+            }
+            ObjectNode prov = provenance(head, proposals, result, sparse);
             String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                     + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
             Instant now = Instant.now();
+            commit.setBranch(branch).setAuthor("merit-coordinator").setMessage(message)
+                    .setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
+                        for (ProposalRecord p : proposals) {
+                            ProposalRecord m = p.merged(id.name());
+                            store.put(tx, m);
+                            store.dequeue(tx, m);
+                        }
+                        tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
+                                proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
+                    });
             CommitResult r;
-            try (SafetensorsFile merged = SafetensorsFile.open(out)) {
-                r = repo.commit().setSource(merged).setBranch(branch).setAuthor("merit-coordinator").setMessage(message)
-                        .setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
-                            for (ProposalRecord p : proposals) {
-                                ProposalRecord m = p.merged(id.name());
-                                store.put(tx, m);
-                                store.dequeue(tx, m);
-                            }
-                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
-                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
-                        }).call();
+            if (sparse) {
+                r = commit.call();
+            } else {
+                try (SafetensorsFile merged = SafetensorsFile.open(out)) {
+                    r = commit.setSource(merged).call();
+                }
             }
             List<ObjectId> parents = r.commit().parents();
             versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
@@ -111,10 +129,11 @@ final class MergeRunner {
         }
     }
 
-    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result) {
+    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse) {
         ObjectNode m = Json.object();
         m.put("policy", config.policy().id());
         m.put("strategy", config.strategy().id());
+        m.put("mode", sparse ? "sparse" : "dense");
         ObjectNode params = m.putObject("parameters");
         config.parameters().asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
         m.put("base", head.name());
