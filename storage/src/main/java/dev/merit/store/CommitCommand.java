@@ -389,16 +389,7 @@ public final class CommitCommand {
                 }
                 // This tensor only: its current value from keyframe and chain, plus the change.
                 MemorySegment version = a.allocate(Math.max(1, t.byteSize()), 8).asSlice(0, t.byteSize());
-                for (int i = 0; i < p.keyframe().size(); i++) {
-                    long off = (long) i * Repository.CHUNK_BYTES;
-                    MemorySegment part = version.asSlice(off, Math.min(Repository.CHUNK_BYTES, t.byteSize() - off));
-                    long n = repo.store().readInto(ObjectKind.CHUNK, p.keyframe().get(i), part);
-                    if (n != part.byteSize()) {
-                        throw new StoreException("tensor '" + t.name() + "': chunk " + p.keyframe().get(i)
-                                + (n < 0 ? " is missing" : " has " + n + " bytes, expected " + part.byteSize()) + " (run merit fsck)");
-                    }
-                }
-                repo.applyDeltas(p, version);
+                repo.readTensor(p, version);
                 d.applyInPlace(version);
                 return new Manifest.Entry(t, sink.putChunks(version, ProgressListener.NONE), List.of(), 0);
             }

@@ -1,14 +1,10 @@
 package dev.merit.store;
 
-import dev.merit.delta.SparseTensorDelta;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.NotFoundException;
 import dev.merit.safetensors.SafetensorsFile;
-import dev.merit.safetensors.SafetensorsWriter;
-import dev.merit.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -26,7 +22,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 /**
@@ -52,6 +47,7 @@ public final class Repository implements AutoCloseable {
     private final Path metaDir;
     private final RocksStore store;
     private final RefDatabase refs;
+    private final Materializer materializer;
     private final java.util.concurrent.atomic.AtomicLong outboxSequence;
 
     private Repository(Path workDir) {
@@ -59,6 +55,7 @@ public final class Repository implements AutoCloseable {
         this.metaDir = workDir.resolve(DIR_NAME);
         this.store = RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
+        this.materializer = new Materializer(store);
         this.outboxSequence = new java.util.concurrent.atomic.AtomicLong(Outbox.lastSequence(store));
     }
 
@@ -372,150 +369,12 @@ public final class Repository implements AutoCloseable {
 
     /** Materializes a manifest; {@code durable} (fsync) for files Merit itself relies on, like the cache. */
     void writeManifest(Manifest m, Path out, ProgressListener progress, boolean durable) {
-        long total = m.tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
-        progress.start("checkout", total);
-        // Positional writes from small native buffers: filling a fresh memory mapping costs a page
-        // fault per 4 KiB, which made checkouts several times slower than copying the bytes.
-        try (SafetensorsWriter w = SafetensorsWriter.create(out, m.layout(), m.metadata(), SafetensorsWriter.Mode.POSITIONAL);
-             Arena deltaArena = Arena.ofShared()) {
-            // Sparse deltas are decoded once per tensor and applied chunk by chunk, so every chunk
-            // streams through a 1 MiB buffer; low-rank deltas need the whole tensor.
-            Map<Manifest.Entry, List<SparseTensorDelta>> sparse = new java.util.concurrent.ConcurrentHashMap<>();
-            List<Manifest.Entry> whole = new ArrayList<>();
-            m.tensors().parallelStream().filter(e -> !e.deltas().isEmpty()).forEach(e -> {
-                List<SparseTensorDelta> ds = decodeSparse(e, deltaArena);
-                if (ds == null) {
-                    synchronized (whole) {
-                        whole.add(e);
-                    }
-                } else {
-                    sparse.put(e, ds);
-                }
-            });
-            record Task(Manifest.Entry entry, int chunk) {}
-            List<Task> tasks = new ArrayList<>();
-            for (Manifest.Entry e : m.tensors()) {
-                if (whole.contains(e)) {
-                    tasks.add(new Task(e, -1));
-                } else {
-                    for (int i = 0; i < e.keyframe().size(); i++) {
-                        tasks.add(new Task(e, i));
-                    }
-                }
-            }
-            ThreadLocal<MemorySegment> buffers = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CHUNK_BYTES, 4096));
-            tasks.parallelStream().forEach(t -> {
-                String name = t.entry().info().name();
-                if (t.chunk() >= 0) {
-                    long size = chunkSize(t.entry(), t.chunk());
-                    MemorySegment buf = buffers.get().asSlice(0, size);
-                    readChunk(t.entry(), t.chunk(), buf);
-                    long first = (long) t.chunk() * CHUNK_BYTES;
-                    for (SparseTensorDelta d : sparse.getOrDefault(t.entry(), List.of())) {
-                        applyRange(d, buf, first / t.entry().info().dtype().byteSize());
-                    }
-                    w.write(name, first, buf);
-                    progress.advance(size);
-                } else {
-                    try (Arena arena = Arena.ofShared()) {
-                        long size = t.entry().info().byteSize();
-                        MemorySegment tensor = arena.allocate(Math.max(1, size), 4096).asSlice(0, size);
-                        IntStream.range(0, t.entry().keyframe().size()).parallel().forEach(i ->
-                                readChunk(t.entry(), i, tensor.asSlice((long) i * CHUNK_BYTES, chunkSize(t.entry(), i))));
-                        applyDeltas(t.entry(), tensor);
-                        w.write(name, 0, tensor);
-                        progress.advance(size);
-                    }
-                }
-            });
-            w.finish(durable);
-        }
-        progress.done();
+        materializer.write(m, out, progress, durable);
     }
 
-    /** The entry's deltas decoded, in chain order, or null if any is not sparse (low-rank). */
-    private List<SparseTensorDelta> decodeSparse(Manifest.Entry e, Arena arena) {
-        List<SparseTensorDelta> out = new ArrayList<>();
-        for (ObjectId id : e.deltas()) {
-            byte[] blob = store.get(ObjectKind.DELTA, id);
-            if (blob == null) {
-                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is missing (run merit fsck)");
-            }
-            dev.merit.codec.DecodedDelta d;
-            try {
-                d = dev.merit.codec.DeltaCodec.decode(MemorySegment.ofArray(blob), StoredDeltas.decodeOptions(e.info()), arena);
-            } catch (dev.merit.error.InvalidInputException bad) {
-                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is unreadable: "
-                        + bad.getMessage() + " (run merit fsck)", bad);
-            }
-            if (!(d instanceof dev.merit.codec.DecodedDelta.Sparse sp)) {
-                return null;
-            }
-            out.add(sp.delta());
-        }
-        return out;
-    }
-
-    /** Applies the entries of {@code d} that fall in a chunk starting at element {@code firstElement}. */
-    private static void applyRange(SparseTensorDelta d, MemorySegment chunk, long firstElement) {
-        var dt = d.info().dtype();
-        long end = firstElement + chunk.byteSize() / dt.byteSize();
-        long lo = lowerBound(d, firstElement);
-        int size = dt.byteSize();
-        for (long i = lo; i < d.count(); i++) {
-            long p = d.position(i);
-            if (p >= end) {
-                break;
-            }
-            long at = p - firstElement;
-            if (d.semantics() == SparseTensorDelta.Semantics.SET) {
-                MemorySegment.copy(d.values(), i * size, chunk, at * size, size);
-            } else {
-                dt.setFloat(chunk, at, dt.getFloat(chunk, at) + d.values().getAtIndex(SparseTensorDelta.ADD_VALUE, i));
-            }
-        }
-    }
-
-    private static long lowerBound(SparseTensorDelta d, long position) {
-        long lo = 0;
-        long hi = d.count();
-        while (lo < hi) {
-            long mid = (lo + hi) >>> 1;
-            if (d.position(mid) < position) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
-    }
-
-    private static long chunkSize(Manifest.Entry e, int i) {
-        return Math.min(CHUNK_BYTES, e.info().byteSize() - (long) i * CHUNK_BYTES);
-    }
-
-    private void readChunk(Manifest.Entry e, int i, MemorySegment target) {
-        ObjectId id = e.keyframe().get(i);
-        long n = store.readInto(ObjectKind.CHUNK, id, target);
-        if (n != target.byteSize()) {
-            throw new StoreException("tensor '" + e.info().name() + "': chunk " + id
-                    + (n < 0 ? " is missing" : " has " + n + " bytes, expected " + target.byteSize()) + " (run merit fsck)");
-        }
-    }
-
-    void applyDeltas(Manifest.Entry e, MemorySegment tensor) {
-        for (ObjectId id : e.deltas()) {
-            byte[] blob = store.get(ObjectKind.DELTA, id);
-            if (blob == null) {
-                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is missing (run merit fsck)");
-            }
-            try {
-                StoredDeltas.apply(e.info(), blob, tensor);
-            } catch (dev.merit.error.InvalidInputException bad) {
-                throw new StoreException("tensor '" + e.info().name() + "': delta " + id + " is unreadable: "
-                        + bad.getMessage() + " (run merit fsck)", bad);
-            }
-        }
+    /** Rebuilds one tensor of a manifest in {@code tensor} (its keyframe, then its deltas). */
+    void readTensor(Manifest.Entry e, MemorySegment tensor) {
+        materializer.readTensor(e, tensor);
     }
 
     /**
