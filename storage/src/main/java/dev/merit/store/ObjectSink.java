@@ -9,17 +9,15 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 
 /**
- * Hashes and stages new objects for one logical change. Tensor chunks are written in bounded
- * intermediate batches as they come (they are immutable and content-addressed, so a crash can
- * only leave unreferenced chunks for {@code gc}); everything that makes the change visible
- * (manifest, commit, ref, reflog) goes into the final batch, written atomically.
+ * Hashes and stages new objects for one logical change. Tensor chunks are written as they come,
+ * without the write-ahead log, and flushed to synced files before the final batch (they are
+ * immutable and content-addressed, so a crash can only leave unreferenced chunks for
+ * {@code gc}); everything that makes the change visible (deltas, manifest, commit, ref, reflog,
+ * size rows) goes into the final batch, written atomically with the log.
  */
 final class ObjectSink implements AutoCloseable {
 
-    private static final long FLUSH_BYTES = 64L << 20;
-
     private final RocksStore store;
-    private RocksStore.Batch chunkBatch;
     private final RocksStore.Batch finalBatch;
     private final AtomicLong newBytes = new AtomicLong();
     private boolean unloggedChunks;
@@ -27,7 +25,6 @@ final class ObjectSink implements AutoCloseable {
 
     ObjectSink(RocksStore store) {
         this.store = store;
-        this.chunkBatch = store.newBatch();
         this.finalBatch = store.newBatch();
     }
 
@@ -51,20 +48,19 @@ final class ObjectSink implements AutoCloseable {
         IntStream.range(0, n).parallel().forEach(i -> {
             MemorySegment slice = chunk(tensor, i);
             ids[i] = hash(ObjectKind.CHUNK, slice);
-            boolean stored = exists(ids[i]);
+            boolean fresh;
             synchronized (this) {
-                if (!stored && staged.add(ids[i])) {
-                    chunkBatch.put(ObjectKind.CHUNK, ids[i], slice);
+                fresh = !exists(ids[i]) && staged.add(ids[i]);
+                if (fresh) {
                     // The size row goes with the logged final batch, after the chunks are flushed.
                     finalBatch.put(RocksStore.Table.SIZES, ids[i].rawUnsafe(), longBytes(slice.byteSize()));
-                    newBytes.addAndGet(slice.byteSize());
-                    if (chunkBatch.bytes() >= FLUSH_BYTES) {
-                        store.writeUnlogged(chunkBatch);
-                        unloggedChunks = true;
-                        chunkBatch.close();
-                        chunkBatch = store.newBatch();
-                    }
+                    unloggedChunks = true;
                 }
+            }
+            if (fresh) {
+                // Each thread writes its own chunks: no batch to copy into and no lock held while RocksDB works.
+                store.putUnlogged(ObjectKind.CHUNK, ids[i], slice);
+                newBytes.addAndGet(slice.byteSize());
             }
             progress.advance(slice.byteSize());
         });
@@ -98,10 +94,6 @@ final class ObjectSink implements AutoCloseable {
 
     /** Writes the staged chunks; the final batch is left to the caller (usually a ref update). */
     synchronized RocksStore.Batch finish() {
-        if (chunkBatch.count() > 0) {
-            store.writeUnlogged(chunkBatch);
-            unloggedChunks = true;
-        }
         if (unloggedChunks) {
             // Chunks skipped the write-ahead log; make them durable before the batch that refers to them.
             store.flush(ObjectKind.CHUNK);
@@ -115,7 +107,6 @@ final class ObjectSink implements AutoCloseable {
 
     @Override
     public void close() {
-        chunkBatch.close();
         finalBatch.close();
     }
 

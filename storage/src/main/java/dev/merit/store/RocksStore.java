@@ -368,16 +368,22 @@ final class RocksStore implements AutoCloseable {
     }
 
     /**
-     * Writes a batch without the write-ahead log: for bulk tensor chunks, which would otherwise
-     * be written to disk twice. Callers must {@link #flush(ObjectKind)} before anything that
-     * refers to them is written with the log.
+     * Stores one object without the write-ahead log, straight from off-heap memory: for tensor
+     * chunks, which would otherwise be written to disk twice and need no batch (they are
+     * immutable). Callers must {@link #flush(ObjectKind)} before anything that refers to them is
+     * written with the log. Thread-safe.
      */
-    void writeUnlogged(Batch batch) {
+    void putUnlogged(ObjectKind kind, ObjectId id, MemorySegment value) {
         enter();
         try {
-            db.write(unloggedWrite, batch.wb);
+            if (value.isNative()) {
+                ByteBuffer key = ByteBuffer.allocateDirect(ObjectId.LENGTH).put(id.rawUnsafe()).flip();
+                db.put(objectFamilies.get(kind), unloggedWrite, key, value.asByteBuffer());
+            } else {
+                db.put(objectFamilies.get(kind), unloggedWrite, id.rawUnsafe(), value.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            }
         } catch (RocksDBException e) {
-            throw wrap("writing", e);
+            throw wrap("writing " + kind + " " + id, e);
         } finally {
             exit();
         }
