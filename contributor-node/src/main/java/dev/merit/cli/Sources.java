@@ -22,6 +22,9 @@ final class Sources {
         if (Files.isRegularFile(p)) {
             return Safetensors.open(p);
         }
+        if (arg.endsWith(".safetensors") || arg.endsWith(".json")) {
+            throw new dev.merit.error.NotFoundException(arg + ": no such file");
+        }
         return repo.openVersion(repo.resolve(arg));
     }
 

@@ -96,6 +96,7 @@ class CliErrorsTest {
         assertError(3, "missing.safetensors", "commit", "missing.safetensors", "-m", "x");
         assertError(3, "unknown revision 'nope'", "checkout", "nope", "-o", "o.safetensors");
         assertError(3, "HEAD~5", "show", "HEAD~5");
+        assertError(3, "other.safetensors: no such file", "diff", "HEAD", "other.safetensors");
         assertError(4, "--density must be in (0, 1]", "commit", "good.safetensors", "-m", "x", "--density", "2");
         Path fisher = TestModels.builder().tensor("w", DType.F32, 8, 64).write(dir.resolve("fisher.safetensors"));
         assertError(4, "Fisher tensor 'w'", "commit", "good.safetensors", "-m", "x", "--fisher", "fisher.safetensors");
