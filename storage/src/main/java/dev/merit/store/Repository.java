@@ -9,7 +9,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -22,7 +21,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * A Merit repository: the object store, refs and the materialized-version cache under
@@ -40,7 +38,6 @@ public final class Repository implements AutoCloseable {
     public static final int MAX_CHAIN = 16;
     /** ...or once its deltas add up to this fraction of the tensor's dense size. */
     public static final double KEYFRAME_FRACTION = 0.5;
-    private static final int CACHED_VERSIONS = 2;
     private static final Pattern ANCESTOR = Pattern.compile("^(.*)~(\\d*)$");
 
     private final Path workDir;
@@ -48,6 +45,7 @@ public final class Repository implements AutoCloseable {
     private final RocksStore store;
     private final RefDatabase refs;
     private final Materializer materializer;
+    private final VersionCache cache;
     private final java.util.concurrent.atomic.AtomicLong outboxSequence;
 
     private Repository(Path workDir) {
@@ -56,6 +54,7 @@ public final class Repository implements AutoCloseable {
         this.store = RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
         this.materializer = new Materializer(store);
+        this.cache = new VersionCache(metaDir.resolve("cache"), store, materializer);
         this.outboxSequence = new java.util.concurrent.atomic.AtomicLong(Outbox.lastSequence(store));
     }
 
@@ -382,31 +381,14 @@ public final class Repository implements AutoCloseable {
      * from there, so comparing against it does not hold the model in memory.
      */
     public SafetensorsFile openVersion(ObjectId commit) {
-        Path cache = metaDir.resolve("cache");
-        Path file = cache.resolve(commit.name() + ".safetensors");
-        try {
-            Files.createDirectories(cache);
-            if (!Files.exists(file)) {
-                writeManifest(manifestOf(commit), file, ProgressListener.NONE, true);
-                evictCache(cache, file);
-            } else {
-                Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis()));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cache " + cache + ": " + e.getMessage(), e);
-        }
-        return SafetensorsFile.open(file);
+        return cache.open(commit.name() + ".safetensors", () -> manifestOf(commit));
     }
 
     /** The Fisher attached to {@code commit}, materialized into the cache like a version. */
     SafetensorsFile openFisher(ObjectId commit) {
         ObjectId manifest = readCommit(commit).fisher().orElseThrow(
                 () -> new NotFoundException("commit " + commit.abbreviate(12) + " has no Fisher attached"));
-        Path file = metaDir.resolve("cache").resolve(manifest.name() + ".fisher.safetensors");
-        if (!Files.exists(file)) {
-            writeManifest(readManifest(manifest), file, ProgressListener.NONE, true);
-        }
-        return SafetensorsFile.open(file);
+        return cache.open(manifest.name() + ".fisher.safetensors", () -> readManifest(manifest));
     }
 
     /** Scratch space for large intermediate files (merge outputs before they are committed). */
@@ -443,17 +425,6 @@ public final class Repository implements AutoCloseable {
 
     public MergeCommand merge() {
         return new MergeCommand(this);
-    }
-
-    private static void evictCache(Path cache, Path keep) throws IOException {
-        List<Path> files;
-        try (Stream<Path> s = Files.list(cache)) {
-            files = s.filter(p -> p.toString().endsWith(".safetensors") && !p.equals(keep))
-                    .sorted(Comparator.comparing((Path p) -> p.toFile().lastModified()).reversed()).toList();
-        }
-        for (int i = CACHED_VERSIONS - 1; i < files.size(); i++) {
-            Files.deleteIfExists(files.get(i));
-        }
     }
 
     /** Tensors of version {@code commit} as a manifest, for statistics without materializing. */

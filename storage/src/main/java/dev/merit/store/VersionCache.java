@@ -1,0 +1,112 @@
+package dev.merit.store;
+
+import dev.merit.safetensors.SafetensorsFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+
+/**
+ * Versions materialized into {@code .merit/cache}, so comparisons and merges read a model through
+ * the page cache instead of the store. The files are written without fsync (a new head per merge
+ * would otherwise cost a full synced write of the model); instead each file's size and CRC32C
+ * are recorded in the store, and a file is checked against them the first time this process
+ * opens it, so one torn by a crash is rebuilt rather than trusted.
+ */
+final class VersionCache {
+
+    /** Versions kept; the least recently used go first. */
+    static final int KEEP = 2;
+    private static final long CRC_WINDOW = 1L << 30;
+
+    private final Path dir;
+    private final RocksStore store;
+    private final Materializer materializer;
+    private final Set<String> verified = ConcurrentHashMap.newKeySet();
+
+    VersionCache(Path dir, RocksStore store, Materializer materializer) {
+        this.dir = dir;
+        this.store = store;
+        this.materializer = materializer;
+    }
+
+    /** Opens cache file {@code name}, materializing {@code manifest} into it first if needed. */
+    synchronized SafetensorsFile open(String name, Supplier<Manifest> manifest) {
+        Path file = dir.resolve(name);
+        try {
+            Files.createDirectories(dir);
+            if (Files.exists(file) && (verified.contains(name) || intact(name, file))) {
+                Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis()));
+            } else {
+                materializer.write(manifest.get(), file, ProgressListener.NONE, false);
+                record(name, file);
+                evict(file);
+            }
+            verified.add(name);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cache " + dir + ": " + e.getMessage(), e);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    private boolean intact(String name, Path file) throws IOException {
+        byte[] v = store.get(RocksStore.Table.META, key(name));
+        if (v == null) {
+            return false;
+        }
+        ByteBuffer b = ByteBuffer.wrap(v);
+        return Files.size(file) == b.getLong() && crc(file) == b.getLong();
+    }
+
+    private void record(String name, Path file) throws IOException {
+        byte[] v = ByteBuffer.allocate(16).putLong(Files.size(file)).putLong(crc(file)).array();
+        try (RocksStore.Batch b = store.newBatch()) {
+            b.put(RocksStore.Table.META, key(name), v);
+            store.write(b, true);
+        }
+    }
+
+    private static long crc(Path file) throws IOException {
+        CRC32C crc = new CRC32C();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            for (long off = 0; off < size; off += CRC_WINDOW) {
+                crc.update(ch.map(FileChannel.MapMode.READ_ONLY, off, Math.min(CRC_WINDOW, size - off)));
+            }
+        }
+        return crc.getValue();
+    }
+
+    private void evict(Path keep) throws IOException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(p -> p.toString().endsWith(".safetensors") && !p.equals(keep))
+                    .sorted(Comparator.comparing((Path p) -> p.toFile().lastModified()).reversed()).toList();
+        }
+        for (int i = KEEP - 1; i < files.size(); i++) {
+            String name = files.get(i).getFileName().toString();
+            Files.deleteIfExists(files.get(i));
+            verified.remove(name);
+            try (RocksStore.Batch b = store.newBatch()) {
+                b.delete(RocksStore.Table.META, key(name));
+                store.write(b, false);
+            }
+        }
+    }
+
+    private static byte[] key(String name) {
+        return ("cache:" + name).getBytes(StandardCharsets.UTF_8);
+    }
+}
