@@ -54,7 +54,7 @@ public final class Repository implements AutoCloseable {
         this.store = RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
         this.materializer = new Materializer(store);
-        this.cache = new VersionCache(metaDir.resolve("cache"), store, materializer);
+        this.cache = new VersionCache(metaDir.resolve("cache"), materializer);
         this.outboxSequence = new java.util.concurrent.atomic.AtomicLong(Outbox.lastSequence(store));
     }
 

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -22,8 +21,9 @@ import java.util.zip.CRC32C;
  * Versions materialized into {@code .merit/cache}, so comparisons and merges read a model through
  * the page cache instead of the store. The files are written without fsync (a new head per merge
  * would otherwise cost a full synced write of the model); instead each file's size and CRC32C
- * are recorded in the store, and a file is checked against them the first time this process
- * opens it, so one torn by a crash is rebuilt rather than trusted.
+ * go to a small {@code .check} file beside it, and a file is checked against them the first time
+ * this process opens it, so one torn by a crash is rebuilt rather than trusted. Nothing here
+ * writes to the store: reading a version never changes what is stored.
  */
 final class VersionCache {
 
@@ -32,13 +32,11 @@ final class VersionCache {
     private static final long CRC_WINDOW = 1L << 30;
 
     private final Path dir;
-    private final RocksStore store;
     private final Materializer materializer;
     private final Set<String> verified = ConcurrentHashMap.newKeySet();
 
-    VersionCache(Path dir, RocksStore store, Materializer materializer) {
+    VersionCache(Path dir, Materializer materializer) {
         this.dir = dir;
-        this.store = store;
         this.materializer = materializer;
     }
 
@@ -62,20 +60,20 @@ final class VersionCache {
     }
 
     private boolean intact(String name, Path file) throws IOException {
-        byte[] v = store.get(RocksStore.Table.META, key(name));
-        if (v == null) {
+        Path check = checkFile(name);
+        if (!Files.exists(check) || Files.size(check) != 16) {
             return false;
         }
-        ByteBuffer b = ByteBuffer.wrap(v);
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(check));
         return Files.size(file) == b.getLong() && crc(file) == b.getLong();
     }
 
     private void record(String name, Path file) throws IOException {
-        byte[] v = ByteBuffer.allocate(16).putLong(Files.size(file)).putLong(crc(file)).array();
-        try (RocksStore.Batch b = store.newBatch()) {
-            b.put(RocksStore.Table.META, key(name), v);
-            store.write(b, true);
-        }
+        Files.write(checkFile(name), ByteBuffer.allocate(16).putLong(Files.size(file)).putLong(crc(file)).array());
+    }
+
+    private Path checkFile(String name) {
+        return dir.resolve(name + ".check");
     }
 
     private static long crc(Path file) throws IOException {
@@ -97,16 +95,9 @@ final class VersionCache {
         }
         for (int i = KEEP - 1; i < files.size(); i++) {
             String name = files.get(i).getFileName().toString();
+            Files.deleteIfExists(checkFile(name));
             Files.deleteIfExists(files.get(i));
             verified.remove(name);
-            try (RocksStore.Batch b = store.newBatch()) {
-                b.delete(RocksStore.Table.META, key(name));
-                store.write(b, false);
-            }
         }
-    }
-
-    private static byte[] key(String name) {
-        return ("cache:" + name).getBytes(StandardCharsets.UTF_8);
     }
 }
