@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -31,8 +32,8 @@ final class ProposalsCommand extends BaseCommand {
     @Option(names = {"-v", "--verbose"}, description = "Show every check.")
     boolean verbose;
 
-    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
-    String token;
+    @Mixin
+    TokenOption auth;
 
     @Override
     int run() {
@@ -43,7 +44,7 @@ final class ProposalsCommand extends BaseCommand {
             default -> throw new InvalidInputException("--status '" + status + "': expected accepted, rejected or merged");
         };
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
-        try (repo; RemoteClient c = RemoteSupport.connect(token, Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
+        try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
             List<Proposal> ps = c.proposals(branch, st, limit);
             if (ps.isEmpty()) {
                 out().println("No proposals.");

@@ -9,6 +9,7 @@ import dev.merit.store.Repository;
 import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -26,8 +27,8 @@ final class PullCommand extends BaseCommand {
     @Option(names = "--force", description = "Move the branch even over commits that were never pushed.")
     boolean force;
 
-    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
-    String token;
+    @Mixin
+    TokenOption auth;
 
     @Override
     int run() {
@@ -35,7 +36,7 @@ final class PullCommand extends BaseCommand {
             LocalConfig cfg = new LocalConfig(repo);
             String br = branch != null ? branch : repo.currentBranch();
             Branch b;
-            try (RemoteClient c = RemoteSupport.connect(token, Optional.of(cfg), remote)) {
+            try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
                 b = c.fetch(repo, br, cfg.haves(), progress(false));
             }
             ObjectId remoteHead = ObjectId.fromString(b.getHead());

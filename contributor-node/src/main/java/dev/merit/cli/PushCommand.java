@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -47,8 +48,8 @@ final class PushCommand extends BaseCommand {
     @Option(names = {"-m", "--message"}, description = "Proposal message (default: the head commit's).")
     String message;
 
-    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
-    String token;
+    @Mixin
+    TokenOption auth;
 
     @Override
     int run() {
@@ -56,7 +57,7 @@ final class PushCommand extends BaseCommand {
             LocalConfig cfg = new LocalConfig(repo);
             String br = branch != null ? branch : repo.currentBranch();
             ObjectId head = repo.resolve("refs/heads/" + br);
-            try (RemoteClient c = RemoteSupport.connect(token, Optional.of(cfg), remote)) {
+            try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
                 Optional<Branch> there = c.branch(br);
                 if (there.isEmpty()) {
                     PublishResponse r = c.publish(repo, br, head, progress(false));

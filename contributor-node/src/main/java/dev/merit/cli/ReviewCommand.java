@@ -7,6 +7,7 @@ import dev.merit.remote.RemoteClient;
 import dev.merit.store.Repository;
 import java.util.Optional;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -25,8 +26,8 @@ final class ReviewCommand extends BaseCommand {
     @Option(names = "--remote", defaultValue = "origin", description = "Remote name or URL (default: origin).")
     String remote;
 
-    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
-    String token;
+    @Mixin
+    TokenOption auth;
 
     @Override
     int run() {
@@ -36,7 +37,7 @@ final class ReviewCommand extends BaseCommand {
             default -> throw new InvalidInputException("review '" + decision + "': expected approve or reject");
         };
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
-        try (repo; RemoteClient c = RemoteSupport.connect(token, Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
+        try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
             Proposal p = c.review(id, approve, message);
             RemoteSupport.print(out(), p, false);
         }

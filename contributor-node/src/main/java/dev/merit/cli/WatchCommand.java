@@ -15,6 +15,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -33,8 +34,8 @@ final class WatchCommand extends BaseCommand {
     @Option(names = "--timeout", paramLabel = "SECONDS", description = "Stop after this many seconds (default: never).")
     long timeoutSeconds;
 
-    @Option(names = "--token", description = "Token (else MERIT_TOKEN, else the remote's).")
-    String token;
+    @Mixin
+    TokenOption auth;
 
     @Option(names = "--json", description = "One JSON document per line for each version.")
     boolean json;
@@ -54,7 +55,7 @@ final class WatchCommand extends BaseCommand {
             AtomicReference<Throwable> failure = new AtomicReference<>();
             CountDownLatch failed = new CountDownLatch(1);
             Duration deadline = timeoutSeconds > 0 ? Duration.ofSeconds(timeoutSeconds + 5) : Duration.ofDays(365);
-            try (RemoteClient c = RemoteSupport.connect(token, cfg, remote);
+            try (RemoteClient c = auth.connect(cfg, remote);
                  AutoCloseable w = c.watch(branch == null ? "" : branch, deadline, v -> {
                      print(v);
                      seen.countDown();
