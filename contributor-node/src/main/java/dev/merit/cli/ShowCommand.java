@@ -6,7 +6,6 @@ import dev.merit.delta.ChangeSummary;
 import dev.merit.store.Commit;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
-import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -73,13 +72,5 @@ final class ShowCommand extends BaseCommand {
             ChangeReport.print(s, out(), true);
         }
         return ExitCode.OK;
-    }
-
-    static long denseBytes(Iterable<TensorInfo> tensors) {
-        long n = 0;
-        for (TensorInfo t : tensors) {
-            n += t.byteSize();
-        }
-        return n;
     }
 }

@@ -1,7 +1,6 @@
 package dev.merit.cli;
 
 import dev.merit.safetensors.Safetensors;
-import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.Repository;
 import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
@@ -58,9 +57,5 @@ final class Sources {
             @Override
             public void close() {}
         };
-    }
-
-    static SafetensorsFile openVersion(Repository repo, String rev) {
-        return repo.openVersion(repo.resolve(rev));
     }
 }

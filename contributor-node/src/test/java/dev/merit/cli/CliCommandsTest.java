@@ -47,6 +47,23 @@ class CliCommandsTest {
         return JSON.readTree(ok(args).out());
     }
 
+    interface EntryCheck {
+        void check(String tensor, long index, double parent, double file, double version);
+    }
+
+    /** Visits every entry of every tensor with its value in the parent, the committed file and the checked-out version. */
+    private static void forEachEntry(Path parent, Path file, Path version, EntryCheck check) {
+        try (SafetensorsFile p = SafetensorsFile.open(parent); SafetensorsFile f = SafetensorsFile.open(file);
+             SafetensorsFile v = SafetensorsFile.open(version)) {
+            for (TensorInfo t : f.tensors()) {
+                for (long i = 0; i < t.numel(); i++) {
+                    check.check(t.name(), i, t.dtype().getDouble(p.data(t.name()), i), t.dtype().getDouble(f.data(t.name()), i),
+                            t.dtype().getDouble(v.data(t.name()), i));
+                }
+            }
+        }
+    }
+
     @Test
     void losslessCommitChecksOutExactly() throws Exception {
         ok("init", "--from", "base.safetensors");
@@ -82,32 +99,22 @@ class CliCommandsTest {
         double keptNorm = c.path("selection").path("kept_norm_fraction").asDouble();
         assertTrue(keptNorm > 0 && keptNorm < 1, "kept norm fraction " + keptNorm);
         ok("checkout", "HEAD", "-o", "out.safetensors");
-        long fromFile = 0;
-        double smallestKept = Double.MAX_VALUE;
-        double largestDropped = 0;
-        try (SafetensorsFile p = SafetensorsFile.open(base); SafetensorsFile f = SafetensorsFile.open(tuned);
-             SafetensorsFile v = SafetensorsFile.open(dir.resolve("out.safetensors"))) {
-            for (TensorInfo t : f.tensors()) {
-                for (long i = 0; i < t.numel(); i++) {
-                    double pv = t.dtype().getDouble(p.data(t.name()), i);
-                    double fv = t.dtype().getDouble(f.data(t.name()), i);
-                    double vv = t.dtype().getDouble(v.data(t.name()), i);
-                    if (pv == fv) {
-                        assertEquals(pv, vv);
-                        continue;
-                    }
-                    if (vv == fv) {
-                        fromFile++;
-                        smallestKept = Math.min(smallestKept, Math.abs(fv - pv));
-                    } else {
-                        assertEquals(pv, vv, "entry " + i + " of " + t.name() + " is neither parent nor file");
-                        largestDropped = Math.max(largestDropped, Math.abs(fv - pv));
-                    }
-                }
+        long[] fromFile = {0};
+        double[] smallestKept = {Double.MAX_VALUE};
+        double[] largestDropped = {0};
+        forEachEntry(base, tuned, dir.resolve("out.safetensors"), (name, i, pv, fv, vv) -> {
+            if (pv == fv) {
+                assertEquals(pv, vv);
+            } else if (vv == fv) {
+                fromFile[0]++;
+                smallestKept[0] = Math.min(smallestKept[0], Math.abs(fv - pv));
+            } else {
+                assertEquals(pv, vv, "entry " + i + " of " + name + " is neither parent nor file");
+                largestDropped[0] = Math.max(largestDropped[0], Math.abs(fv - pv));
             }
-        }
-        assertEquals(k, fromFile);
-        assertTrue(smallestKept >= largestDropped, "kept the largest changes: " + smallestKept + " vs " + largestDropped);
+        });
+        assertEquals(k, fromFile[0]);
+        assertTrue(smallestKept[0] >= largestDropped[0], "kept the largest changes: " + smallestKept[0] + " vs " + largestDropped[0]);
     }
 
     @Test
@@ -133,17 +140,8 @@ class CliCommandsTest {
         ok("init", "--from", "base.safetensors");
         ok("commit", "tuned.safetensors", "--threshold", "0.1", "-m", "big changes");
         ok("checkout", "HEAD", "-o", "out.safetensors");
-        try (SafetensorsFile p = SafetensorsFile.open(base); SafetensorsFile f = SafetensorsFile.open(tuned);
-             SafetensorsFile v = SafetensorsFile.open(dir.resolve("out.safetensors"))) {
-            for (TensorInfo t : f.tensors()) {
-                for (long i = 0; i < t.numel(); i++) {
-                    double pv = t.dtype().getDouble(p.data(t.name()), i);
-                    double fv = t.dtype().getDouble(f.data(t.name()), i);
-                    double vv = t.dtype().getDouble(v.data(t.name()), i);
-                    assertEquals(Math.abs(fv - pv) > 0.1 ? fv : pv, vv, t.name() + "[" + i + "]");
-                }
-            }
-        }
+        forEachEntry(base, tuned, dir.resolve("out.safetensors"),
+                (name, i, pv, fv, vv) -> assertEquals(Math.abs(fv - pv) > 0.1 ? fv : pv, vv, name + "[" + i + "]"));
     }
 
     @Test

@@ -94,7 +94,7 @@ public final class Coordinator implements AutoCloseable {
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
             this.proposals = new ProposalService(new ProposalStore(repo), new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")),
                     keys, versions, vc, Optional.ofNullable(b.gate), tmp, wake);
-            this.policy = new PolicyRunner(b.policy, proposals, versions, tmp, wake);
+            this.policy = new PolicyRunner(b.policy, proposals, versions, wake);
             started.add(policy);
             policy.onFailure(e -> LOG.log(Level.WARNING, "merge failed", e));
             policy.setListener((branch, commit, n, took) -> {

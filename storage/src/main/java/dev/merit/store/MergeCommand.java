@@ -7,13 +7,8 @@ import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
-import dev.merit.merge.SparseMergeResult;
 import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
-import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -119,7 +114,6 @@ public final class MergeCommand {
                 }
             }
         }
-        Path out = repo.tempDir().resolve("merge-" + System.nanoTime() + ".safetensors");
         List<StoredChange> changes = new ArrayList<>();
         try (SafetensorsFile baseVersion = repo.openVersion(base)) {
             List<MergeInput> inputs = new ArrayList<>();
@@ -132,31 +126,16 @@ public final class MergeCommand {
                     .statistics(statistics).progress(progress).metadata(baseVersion.metadata()).build();
             List<ObjectId> extraParents = ids.stream().filter(id -> !id.equals(head)).distinct().toList();
             String msg = message != null ? message : "Merge " + String.join(", ", revisions) + " (" + strategy.id() + ")";
-            boolean sparse = merger.supportsSparse();
-            ObjectNode prov = provenance(base, ids, params, sparse);
-            if (sparse) {
-                // Only the union of the inputs' supports can change: commit HEAD plus those entries.
-                // Outside it HEAD equals the merge base, since HEAD's own changes are an input.
-                try (Arena arena = Arena.ofShared()) {
-                    SparseMergeResult merged = merger.mergeSparse(arena);
-                    CommitResult commit = repo.commit().setChanges(merged.changes()).setMetadata(merger.metadata())
-                            .setMessage(msg).setExtraParents(extraParents).setProvenance(prov).call();
-                    return new Result(commit, merged.summary(), base);
-                }
+            // With sparse inputs only the union of their supports can change, so the commit stores
+            // HEAD plus those entries; outside them HEAD equals the merge base (its changes are an input).
+            try (MergeOutput merged = MergeOutput.run(repo, merger)) {
+                ObjectNode prov = provenance(base, ids, params, merged.sparse());
+                CommitResult commit = merged.applyTo(repo.commit()).setMessage(msg).setExtraParents(extraParents)
+                        .setProvenance(prov).call();
+                return new Result(commit, merged.result(), base);
             }
-            MergeResult merged = merger.mergeTo(out);
-            CommitResult commit;
-            try (SafetensorsFile result = SafetensorsFile.open(out)) {
-                commit = repo.commit().setSource(result).setMessage(msg).setExtraParents(extraParents).setProvenance(prov).call();
-            }
-            return new Result(commit, merged, base);
         } finally {
             changes.forEach(StoredChange::close);
-            try {
-                Files.deleteIfExists(out);
-            } catch (IOException ignored) {
-                // a leftover scratch file in .merit/tmp is harmless
-            }
         }
     }
 

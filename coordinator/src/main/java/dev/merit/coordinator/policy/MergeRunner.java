@@ -11,18 +11,12 @@ import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
-import dev.merit.merge.SparseMergeResult;
 import dev.merit.safetensors.SafetensorsFile;
-import dev.merit.store.CommitCommand;
 import dev.merit.store.CommitResult;
+import dev.merit.store.MergeOutput;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
 import dev.merit.tensor.TensorInfo;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -48,28 +42,19 @@ final class MergeRunner {
     private final ProposalStore store;
     private final Versions versions;
     private final PolicyConfig config;
-    private final Path tmp;
 
-    MergeRunner(ProposalStore store, Versions versions, PolicyConfig config, Path tmp) {
+    MergeRunner(ProposalStore store, Versions versions, PolicyConfig config) {
         this.repo = store.repository();
         this.store = store;
         this.versions = versions;
         this.config = config;
-        this.tmp = tmp;
     }
 
     Merged merge(String branch, List<ProposalRecord> proposals) {
         long t0 = System.nanoTime();
         ObjectId head = versions.requireHead(branch);
-        Path out;
-        try {
-            Files.createDirectories(tmp);
-            out = Files.createTempFile(tmp, "merge-", ".safetensors");
-        } catch (IOException e) {
-            throw new UncheckedIOException("merge: " + e.getMessage(), e);
-        }
         List<StoredDelta> sources = new ArrayList<>();
-        try (SafetensorsFile base = repo.openVersion(head); Arena arena = Arena.ofShared()) {
+        try (SafetensorsFile base = repo.openVersion(head)) {
             Map<String, TensorInfo> layout = new LinkedHashMap<>();
             base.tensors().forEach(t -> layout.put(t.name(), t));
             List<MergeInput> inputs = new ArrayList<>();
@@ -82,50 +67,29 @@ final class MergeRunner {
                     .parameters(config.parameters()).build();
             // Proposals are sparse, so the merge only computes the union of their supports and
             // commits the head plus the changed entries; a full merge to a file is the fallback.
-            boolean sparse = merger.supportsSparse();
-            MergeResult result;
-            CommitCommand commit = repo.commit();
-            if (sparse) {
-                SparseMergeResult merged = merger.mergeSparse(arena);
-                result = merged.summary();
-                commit.setChanges(merged.changes()).setMetadata(merger.metadata());
-            } else {
-                result = merger.mergeTo(out);
+            try (MergeOutput merged = MergeOutput.run(repo, merger)) {
+                ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse());
+                String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
+                        + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
+                Instant now = Instant.now();
+                CommitResult r = merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
+                        .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
+                            for (ProposalRecord p : proposals) {
+                                ProposalRecord m = p.merged(id.name());
+                                store.put(tx, m);
+                                store.dequeue(tx, m);
+                            }
+                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
+                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
+                        }).call();
+                List<ObjectId> parents = r.commit().parents();
+                versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
+                        config.strategy().id(), now, versions.number(r.id())));
+                return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
+                        Duration.ofNanos(System.nanoTime() - t0));
             }
-            ObjectNode prov = provenance(head, proposals, result, sparse);
-            String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
-                    + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
-            Instant now = Instant.now();
-            commit.setBranch(branch).setAuthor("merit-coordinator").setMessage(message)
-                    .setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
-                        for (ProposalRecord p : proposals) {
-                            ProposalRecord m = p.merged(id.name());
-                            store.put(tx, m);
-                            store.dequeue(tx, m);
-                        }
-                        tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
-                                proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
-                    });
-            CommitResult r;
-            if (sparse) {
-                r = commit.call();
-            } else {
-                try (SafetensorsFile merged = SafetensorsFile.open(out)) {
-                    r = commit.setSource(merged).call();
-                }
-            }
-            List<ObjectId> parents = r.commit().parents();
-            versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
-                    config.strategy().id(), now, versions.number(r.id())));
-            return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
-                    Duration.ofNanos(System.nanoTime() - t0));
         } finally {
             sources.forEach(StoredDelta::close);
-            try {
-                Files.deleteIfExists(out);
-            } catch (IOException ignored) {
-                // a leftover temp file is harmless; the next start clears tmp
-            }
         }
     }
 

@@ -7,7 +7,6 @@ import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -43,12 +42,12 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     private volatile MergeListener listener = (b, c, n, d) -> {};
     private volatile Consumer<Throwable> failures = e -> {};
 
-    public PolicyRunner(PolicyConfig config, ProposalService proposals, Versions versions, Path tmp, Runnable eventsWritten) {
+    public PolicyRunner(PolicyConfig config, ProposalService proposals, Versions versions, Runnable eventsWritten) {
         this.config = config;
         this.proposals = proposals;
         this.store = proposals.store();
         this.versions = versions;
-        this.runner = new MergeRunner(store, versions, config, tmp);
+        this.runner = new MergeRunner(store, versions, config);
         this.eventsWritten = eventsWritten;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "merit-merge");
