@@ -668,21 +668,31 @@ public final class Merger {
     }
 
     /**
-     * Loads the union positions [from, from + len) of every input into {@code b}'s columns, as
-     * {@link #load} would load them in a contiguous block: untouched inputs give 0 with mask 0.
-     * {@code cursor[i]} is input i's first entry not yet consumed; groups go in order.
+     * Points block {@code b} at union positions [from, from + len) and loads the base's values
+     * there; returns the last position, which bounds the inputs' entries to consume.
      */
-    private void gather(Block b, Opened o, Union u, int from, int len, long[] cursor, boolean raw) {
+    private static long loadUnionBase(Block b, Opened o, Union u, int from, int len) {
         b.len = len;
         b.gathered = true;
         long[] pos = b.pos;
         System.arraycopy(u.pos(), from, pos, 0, len);
         b.start = pos[0];
-        long last = pos[len - 1];
         float[] bs = b.base;
         for (int j = 0; j < len; j++) {
             bs[j] = o.baseType.getFloat(o.base, pos[j]);
         }
+        return pos[len - 1];
+    }
+
+    /**
+     * Loads the union positions [from, from + len) of every input into {@code b}'s columns, as
+     * {@link #load} would load them in a contiguous block: untouched inputs give 0 with mask 0.
+     * {@code cursor[i]} is input i's first entry not yet consumed; groups go in order.
+     */
+    private void gather(Block b, Opened o, Union u, int from, int len, long[] cursor, boolean raw) {
+        long last = loadUnionBase(b, o, u, from, len);
+        long[] pos = b.pos;
+        float[] bs = b.base;
         for (int i = 0; i < n; i++) {
             float[] d = b.d[i];
             float[] m = b.m[i];
@@ -848,17 +858,10 @@ public final class Merger {
      */
     private void gatherSum(Block b, Opened o, Union u, int from, int len, long[] cursor, float[] weight) {
         TensorCtx c = o.c;
-        b.len = len;
-        b.gathered = true;
+        long last = loadUnionBase(b, o, u, from, len);
         long[] pos = b.pos;
-        System.arraycopy(u.pos(), from, pos, 0, len);
-        b.start = pos[0];
-        long last = pos[len - 1];
         float[] bs = b.base;
         float[] out = b.out;
-        for (int j = 0; j < len; j++) {
-            bs[j] = o.baseType.getFloat(o.base, pos[j]);
-        }
         Arrays.fill(out, 0, len, 0f);
         for (int i = 0; i < n; i++) {
             SparseTensorDelta sd = o.sparse[i];
