@@ -117,7 +117,8 @@ final class RefDatabase {
         String target = ref.equals(HEAD) ? headTarget() : ref;
         List<ReflogEntry> out = new ArrayList<>();
         byte[] prefix = reflogPrefix(target);
-        store.forEach(store.family(RocksStore.Table.REFLOG), prefix, (k, v) -> out.add(0, parseReflog(target, k, v)));
+        store.forEach(store.family(RocksStore.Table.REFLOG), prefix, (k, v) -> out.add(parseReflog(target, k, v)));
+        java.util.Collections.reverse(out);
         return out;
     }
 

@@ -447,15 +447,18 @@ public final class Repository implements AutoCloseable {
     public List<Map.Entry<ObjectKind, ObjectId>> missingObjects(ObjectId tip, java.util.Collection<ObjectId> have) {
         Set<ObjectId> haveCommits = new HashSet<>();
         Set<ObjectId> haveObjects = new HashSet<>();
-        for (ObjectId h : have) {
-            if (store.get(ObjectKind.COMMIT, h) == null) {
-                continue; // the receiver may have commits this side lacks
+        // One walk over the union of the receivers' histories: each commit is read once however many haves share it.
+        List<ObjectId> pending = new ArrayList<>(have);
+        while (!pending.isEmpty()) {
+            ObjectId h = pending.remove(pending.size() - 1);
+            byte[] b = haveCommits.contains(h) ? null : store.get(ObjectKind.COMMIT, h);
+            if (b == null) {
+                continue; // already walked, or a commit the receiver has and this side lacks
             }
-            for (var e : log(h, Integer.MAX_VALUE)) {
-                if (haveCommits.add(e.getKey())) {
-                    objectsOf(e.getValue(), haveObjects);
-                }
-            }
+            haveCommits.add(h);
+            Commit c = Commit.decode(h, b);
+            objectsOf(c, haveObjects);
+            pending.addAll(c.parents());
         }
         List<Map.Entry<ObjectId, Commit>> commits = new ArrayList<>();
         Set<ObjectId> seen = new HashSet<>(haveCommits);
