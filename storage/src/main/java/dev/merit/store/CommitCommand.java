@@ -27,7 +27,11 @@ import java.util.stream.IntStream;
  */
 public final class CommitCommand {
 
-    private static final int MAX_ATTEMPTS = 5;
+    /**
+     * Commits in this process queue on the branch's lock, so a retry is needed only when
+     * something else moved the ref directly ({@link Repository#updateBranch}); retries back off.
+     */
+    private static final int MAX_ATTEMPTS = 20;
 
     private final Repository repo;
     private TensorSource source;
@@ -169,15 +173,33 @@ public final class CommitCommand {
             checkFisher();
         }
         String ref = branchRef != null ? branchRef : repo.refs().headTarget();
-        for (int attempt = 1; ; attempt++) {
-            Optional<ObjectId> parent = repo.refs().read(ref);
-            CommitResult r = changes != null ? new ChangesAttempt(parent).run(ref) : new Attempt(parent).run(ref);
-            if (r != null) {
-                return r;
+        java.util.concurrent.locks.ReentrantLock lock = repo.refLock(ref);
+        lock.lock();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                Optional<ObjectId> parent = repo.refs().read(ref);
+                CommitResult r = changes != null ? new ChangesAttempt(parent).run(ref) : new Attempt(parent).run(ref);
+                if (r != null) {
+                    return r;
+                }
+                if (attempt == MAX_ATTEMPTS) {
+                    throw new StoreException("branch " + ref + " kept moving; gave up after " + attempt + " attempts");
+                }
+                backOff(attempt);
             }
-            if (attempt == MAX_ATTEMPTS) {
-                throw new StoreException("branch " + ref + " kept moving; gave up after " + attempt + " attempts");
-            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sleeps a random time that grows with the attempt (at most about a second), so racing writers spread out. */
+    private static void backOff(int attempt) {
+        long maxMillis = Math.min(1000, 5L << Math.min(attempt, 8));
+        try {
+            Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(1, maxMillis + 1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("interrupted while waiting to retry a commit to a moving branch");
         }
     }
 
@@ -291,7 +313,8 @@ public final class CommitCommand {
                 progress.advance(t.byteSize());
                 return p;
             }
-            try (Arena a = Arena.ofConfined()) {
+            // Shared: a rebuilt keyframe is hashed and stored by the pool's threads.
+            try (Arena a = Arena.ofShared()) {
                 MemorySegment before = parent.data(t.name());
                 StoredDeltas.Encoded enc = encoder.encode(delta, before, source.data(t.name()), a);
                 stats.add(enc);
@@ -378,7 +401,8 @@ public final class CommitCommand {
             if (d.position(0) < 0 || d.position(d.count() - 1) >= t.numel()) {
                 throw new InvalidInputException("change to tensor '" + t.name() + "': positions out of range [0, " + t.numel() + ")");
             }
-            try (Arena a = Arena.ofConfined()) {
+            // Shared: a rebuilt keyframe is read and stored by the pool's threads.
+            try (Arena a = Arena.ofShared()) {
                 // Exact SET values: the codec needs neither the old nor the new tensor.
                 StoredDeltas.Encoded enc = encoder.encode(d, MemorySegment.NULL, MemorySegment.NULL, a);
                 stats.add(enc);

@@ -162,7 +162,8 @@ final class Materializer {
 
     /** Rebuilds one tensor in {@code tensor}: its keyframe chunks (read in parallel), then its deltas in order. */
     void readTensor(Manifest.Entry e, MemorySegment tensor) {
-        IntStream.range(0, e.keyframe().size()).parallel().forEach(i ->
+        IntStream chunks = IntStream.range(0, e.keyframe().size());
+        (Confinement.shareable(tensor) ? chunks.parallel() : chunks).forEach(i ->
                 readChunk(e, i, tensor.asSlice((long) i * CHUNK_BYTES, chunkSize(e, i))));
         applyDeltas(e, tensor);
     }

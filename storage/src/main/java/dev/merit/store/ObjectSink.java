@@ -45,7 +45,9 @@ final class ObjectSink implements AutoCloseable {
         long size = tensor.byteSize();
         int n = (int) ((size + Repository.CHUNK_BYTES - 1) / Repository.CHUNK_BYTES);
         ObjectId[] ids = new ObjectId[n];
-        IntStream.range(0, n).parallel().forEach(i -> {
+        IntStream range = IntStream.range(0, n);
+        // Confined memory (a tensor rebuilt in the caller's own arena) is hashed on the caller's thread.
+        (Confinement.shareable(tensor) ? range.parallel() : range).forEach(i -> {
             MemorySegment slice = chunk(tensor, i);
             ids[i] = hash(ObjectKind.CHUNK, slice);
             boolean fresh;

@@ -47,6 +47,9 @@ public final class Repository implements AutoCloseable {
     private final Materializer materializer;
     private final VersionCache cache;
     private final java.util.concurrent.atomic.AtomicLong outboxSequence;
+    /** One fair lock per ref that commits take, so writers in this process queue instead of racing. */
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.locks.ReentrantLock> refLocks =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private Repository(Path workDir) {
         this.workDir = workDir;
@@ -279,6 +282,15 @@ public final class Repository implements AutoCloseable {
             rows.accept(new Transaction(this, b, false));
             return refs.compareAndSwap(ref, expected, Optional.of(newId), message, b);
         }
+    }
+
+    /**
+     * The lock that serializes commits to {@code ref} within this process: a commit computes its
+     * change against the head it read, so two writers racing on one branch would redo each
+     * other's work, and one could lose every race. Fair, so waiting writers go in arrival order.
+     */
+    java.util.concurrent.locks.ReentrantLock refLock(String ref) {
+        return refLocks.computeIfAbsent(ref, r -> new java.util.concurrent.locks.ReentrantLock(true));
     }
 
     RefUpdate updateRef(String ref, Optional<ObjectId> expected, ObjectId newId, String message, RocksStore.Batch batch) {
