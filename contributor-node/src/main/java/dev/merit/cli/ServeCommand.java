@@ -30,6 +30,11 @@ final class ServeCommand extends BaseCommand {
     @Option(names = "--kafka", defaultValue = "embedded", description = "embedded (default), HOST:PORT, or none.")
     String kafka;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client properties (security.protocol, sasl.*, ssl.*) for an external cluster given with --kafka HOST:PORT. "
+                    + "The embedded broker makes its own credential: DATA/kafka/client.properties.")
+    Path kafkaConfig;
+
     @Option(names = "--policy", defaultValue = "auto", description = "manual, auto (default) or batch.")
     String policy;
 
@@ -66,7 +71,7 @@ final class ServeCommand extends BaseCommand {
         Path dir = path(data);
         Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort);
         if (!kafka.equals("none")) {
-            b.kafka(kafka);
+            b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : path(kafkaConfig));
         }
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.merit.coordinator.Coordinator;
+import dev.merit.coordinator.events.KafkaAccess;
 import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
@@ -127,8 +128,8 @@ class CoordinatorEndToEndTest {
             assertEquals(3, list.out().split(": merged", -1).length - 1, list.out());
 
             // The version went out on Kafka too.
-            assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), head), "merit.versions event");
-            assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), v0), "the published version's event");
+            assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), head), "merit.versions event");
+            assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), v0), "the published version's event");
         }
     }
 
@@ -264,9 +265,8 @@ class CoordinatorEndToEndTest {
         }
     }
 
-    private static boolean versionEventSeen(String bootstrap, ObjectId commit) {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+    private static boolean versionEventSeen(KafkaAccess kafka, ObjectId commit) {
+        Properties p = kafka.clientProperties();
         p.put("group.id", "e2e-test-" + commit.abbreviate(12));
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");

@@ -74,7 +74,7 @@ public final class Coordinator implements AutoCloseable {
             this.versions = new Versions(repo);
             this.metrics = new CoordinatorMetrics();
             if (b.kafka != null) {
-                EventBus bus = EventBus.start(repo, data, b.kafka);
+                EventBus bus = EventBus.start(repo, data, b.kafka, b.kafkaConfig, metrics);
                 started.add(bus);
                 this.events = Optional.of(bus);
             } else {
@@ -258,6 +258,7 @@ public final class Coordinator implements AutoCloseable {
         private int port = 7070;
         private Hooks hooks = new Hooks() {};
         private String kafka;
+        private Path kafkaConfig;
         private int httpPort = -1;
 
         private Builder(Path dataDir) {
@@ -294,6 +295,12 @@ public final class Coordinator implements AutoCloseable {
         /** "embedded" or "host:port": publish events through Kafka (otherwise they wait in the outbox). */
         public Builder kafka(String kafka) {
             this.kafka = kafka;
+            return this;
+        }
+
+        /** Client settings (SASL, TLS) for an external Kafka cluster, as a properties file; null for none. */
+        public Builder kafkaConfig(Path clientConfig) {
+            this.kafkaConfig = clientConfig;
             return this;
         }
 
