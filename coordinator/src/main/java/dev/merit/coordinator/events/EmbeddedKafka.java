@@ -198,8 +198,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         Path file = dir.resolve(CLIENT_CONFIG);
         if (!Files.exists(file)) {
             LOG.warn("embedded Kafka in {} was created without credentials (by an older Merit): it accepts "
-                    + "unauthenticated clients; remove that directory (its events are also in the outbox "
-                    + "records) to have credentials generated", dir);
+                    + "unauthenticated clients; to get a credential, stop the coordinator and remove that directory "
+                    + "(the topics start empty again; unpublished events wait in the outbox)", dir);
             return null;
         }
         Properties p = new Properties();
