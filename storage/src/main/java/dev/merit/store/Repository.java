@@ -92,6 +92,33 @@ public final class Repository implements AutoCloseable {
         return workDir;
     }
 
+    /**
+     * Backs the repository up into {@code target} while it stays in use: afterwards {@code target}
+     * is a repository of its own ({@link #open}) holding every object, ref, record and outbox event
+     * committed before the call. {@code target} must not exist or be an empty directory; the
+     * derived version cache is not copied.
+     */
+    public Path backup(Path target) {
+        Path abs = target.toAbsolutePath().normalize();
+        try {
+            if (Files.exists(abs)) {
+                if (!Files.isDirectory(abs)) {
+                    throw new InvalidInputException("backup target " + abs + " exists and is not a directory");
+                }
+                try (var entries = Files.list(abs)) {
+                    if (entries.findAny().isPresent()) {
+                        throw new InvalidInputException("backup target " + abs + " is not empty");
+                    }
+                }
+            }
+            Files.createDirectories(abs.resolve(DIR_NAME));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + abs.resolve(DIR_NAME) + ": " + e.getMessage(), e);
+        }
+        store.checkpoint(abs.resolve(DIR_NAME).resolve("db"));
+        return abs;
+    }
+
     // ---------------------------------------------------------------- objects
 
     public Commit readCommit(ObjectId id) {

@@ -124,6 +124,22 @@ final class RocksStore implements AutoCloseable {
         }
     }
 
+    /**
+     * A consistent copy of the whole database in {@code target} (which must not exist), taken while
+     * others keep writing: RocksDB flushes the memtables (also unlogged writes) and hard-links the
+     * immutable files where it can, copying otherwise.
+     */
+    void checkpoint(Path target) {
+        enter();
+        try (org.rocksdb.Checkpoint cp = org.rocksdb.Checkpoint.create(db)) {
+            cp.createCheckpoint(target.toString());
+        } catch (RocksDBException e) {
+            throw new StoreException("backup of " + dir + " to " + target + ": " + e.getMessage(), e);
+        } finally {
+            exit();
+        }
+    }
+
     static RocksStore open(Path dir) {
         try {
             Files.createDirectories(dir);
