@@ -1,6 +1,9 @@
 package dev.merit.merge;
 
 import dev.merit.tensor.TensorSource;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
@@ -11,8 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * The merge pass over every tensor, block by block, into a {@link BlockOutput}: each block is
  * loaded (or, when every input is dense, folded straight from the inputs by {@link DenseKernels}),
  * merged by {@link Kernels}, and written as {@code base + step_size * D}. Tensors that are not
- * floating-point are copied from the reference. TIES tensors get their thresholds first, one
- * tensor at a time.
+ * floating-point are copied from the reference. TIES tensors get their thresholds first, and
+ * RegMean layers their solved change ({@link RegMean}), one tensor at a time.
  */
 final class DensePass {
 
@@ -38,6 +41,16 @@ final class DensePass {
     long run() {
         List<TensorCtx> rest = new ArrayList<>();
         for (TensorCtx c : plan.tensors) {
+            if (c.merged && c.rule.strategy() == Strategy.REGMEAN) {
+                // RegMean solves a linear system per layer first; its pass then only writes base + eta * D.
+                try (Arena shared = Arena.ofShared(); OpenedTensor o = new OpenedTensor(plan, c, false)) {
+                    c.precomputed = RegMean.change(plan, pool, o, shared);
+                    scheduler.run(List.of(c), new Blocks(o));
+                } finally {
+                    c.precomputed = null;
+                }
+                continue;
+            }
             if (!c.merged || c.rule.strategy() != Strategy.TIES) {
                 rest.add(c);
                 continue;
@@ -77,7 +90,10 @@ final class DensePass {
                 output.copy(c, from.data(c.name()), start, len);
                 return;
             }
-            if (!o.dense || !DenseKernels.merge(b, c, o, start, len)) {
+            if (c.precomputed != null) {
+                o.loadBase(b, start, len);
+                MemorySegment.copy(c.precomputed, ValueLayout.JAVA_FLOAT, start * Float.BYTES, b.out, 0, len);
+            } else if (!o.dense || !DenseKernels.merge(b, c, o, start, len)) {
                 o.load(b, start, len, false);
                 Kernels.merge(b, c);
             }

@@ -143,8 +143,17 @@ final class MergePlan {
         List<Rule> used = new ArrayList<>();
         List<TensorCtx> ctxs = new ArrayList<>();
         Map<String, TensorInfo> refs = new LinkedHashMap<>();
+        Map<Rule, Rule> fallbacks = new LinkedHashMap<>();
+        boolean regmeanLayers = false;
         for (TensorInfo t : reference().tensors()) {
             Rule r = ruleFor(t.name());
+            if (r.strategy() == Strategy.REGMEAN) {
+                if (hasGrams(t)) {
+                    regmeanLayers = true;
+                } else {
+                    r = fallbacks.computeIfAbsent(r, x -> Rule.of(x.pattern(), x.params().fallback(), x.params()));
+                }
+            }
             if (!used.contains(r)) {
                 used.add(r);
             }
@@ -154,6 +163,9 @@ final class MergePlan {
         }
         for (Rule r : used) {
             checkRule(r);
+        }
+        if (!fallbacks.isEmpty() || regmeanLayers) {
+            checkGrams(refs, regmeanLayers);
         }
         for (MergeInput in : inputs) {
             if (in.kind() == MergeInput.Kind.SPARSE) {
@@ -197,7 +209,7 @@ final class MergePlan {
                 }
             }
         }
-        if ((s == Strategy.AVERAGE || s == Strategy.FISHER || s == Strategy.MULTI_KRUM) && !(wSum > 0)) {
+        if ((s == Strategy.AVERAGE || s == Strategy.FISHER || s == Strategy.MULTI_KRUM || s == Strategy.REGMEAN) && !(wSum > 0)) {
             throw bad(where + ": the models' weights sum to " + wSum + ", must be > 0 (field 'weight')");
         }
         if (s.isKrum()) {
@@ -208,6 +220,49 @@ final class MergePlan {
             if (s == Strategy.MULTI_KRUM && r.params().select() > n) {
                 throw bad(where + ": select = " + r.params().select() + " exceeds the " + n + " models");
             }
+        }
+    }
+
+    /**
+     * Whether {@code t} is a linear layer's weight that regmean merges: 2-D, floating-point, and
+     * some input has a Gram matrix for it (then every input must have one, of the right shape).
+     */
+    private boolean hasGrams(TensorInfo t) {
+        if (t.shape().length != 2 || !t.dtype().isFloatingPoint()) {
+            return false;
+        }
+        boolean any = inputs.stream().anyMatch(in -> GramMatrix.has(in.gram(), t.name()));
+        if (!any) {
+            return false;
+        }
+        for (MergeInput in : inputs) {
+            if (in.gram() == null) {
+                throw bad(who(in) + ": strategy 'regmean' needs the Gram matrices of every model (field 'gram')");
+            }
+            GramMatrix.check(who(in) + ": Gram file " + in.gram().describe(), in.gram(), t.name(), t.shape()[1]);
+        }
+        return true;
+    }
+
+    /** Every Gram matrix names a 2-D tensor of the model; some tensor is merged by regmean. */
+    private void checkGrams(Map<String, TensorInfo> refs, boolean regmeanLayers) {
+        for (MergeInput in : inputs) {
+            if (in.gram() == null) {
+                throw bad(who(in) + ": strategy 'regmean' needs the Gram matrices of every model (field 'gram')");
+            }
+            for (TensorInfo g : in.gram().tensors()) {
+                TensorInfo t = refs.get(g.name());
+                if (t == null || t.shape().length != 2) {
+                    throw bad(who(in) + ": Gram file " + in.gram().describe() + ": matrix '" + g.name() + "' names "
+                            + (t == null ? "no tensor of " + refName() : "tensor with shape " + t.shapeString() + ", not a linear layer's weight"));
+                }
+            }
+            if (in.weight() < 0) {
+                throw bad(who(in) + ": strategy 'regmean' needs weights >= 0, got " + in.weight() + " (field 'weight')");
+            }
+        }
+        if (!regmeanLayers) {
+            throw bad("strategy 'regmean': no Gram matrix matches a linear layer's weight, so nothing would be merged by regmean");
         }
     }
 

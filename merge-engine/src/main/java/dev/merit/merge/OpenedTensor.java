@@ -171,6 +171,18 @@ final class OpenedTensor implements AutoCloseable {
         }
     }
 
+    /** Loads only the base's block [start, start + len) (zeros without a base). */
+    void loadBase(Block b, long start, int len) {
+        b.start = start;
+        b.len = len;
+        b.gathered = false;
+        if (base != null) {
+            BlockIO.read(base, baseType, start, len, b.base, b.s16, b.f64);
+        } else {
+            Arrays.fill(b.base, 0, len, 0f);
+        }
+    }
+
     /** Clips input i's change and normalizes and floors its Fisher (shared by {@link #load} and the sparse gather). */
     void adjust(Block b, int i, int len) {
         float[] d = b.d[i];

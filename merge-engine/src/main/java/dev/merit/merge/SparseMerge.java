@@ -48,6 +48,11 @@ final class SparseMerge {
                 return "tensor '" + c.name() + "' changes dtype (" + c.ref.dtype() + " to " + c.out.dtype() + ")";
             }
         }
+        for (TensorCtx c : plan.tensors) {
+            if (c.rule.strategy() == Strategy.REGMEAN) {
+                return "strategy 'regmean' changes every entry of linear layer '" + c.name() + "'";
+            }
+        }
         for (Rule r : plan.allRules()) {
             MergeParameters p = r.params();
             if (r.strategy() == Strategy.FISHER && p.normalizeFishers() && p.favorBase() && plan.baseFisher != null) {

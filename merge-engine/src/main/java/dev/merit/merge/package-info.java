@@ -1,6 +1,6 @@
 /**
  * Merge strategies (average, Fisher, task arithmetic, TIES, DARE, median, trimmed mean, Krum,
- * Multi-Krum, with norm clipping), run by {@link dev.merit.merge.Merger} over dense models,
+ * Multi-Krum, RegMean, with norm clipping), run by {@link dev.merit.merge.Merger} over dense models,
  * dense deltas or sparse deltas, streaming block by block over memory-mapped inputs (or, for
  * sparse inputs, only at the union of their positions: {@link dev.merit.merge.SparseMergeResult}), and the
  * {@link dev.merit.merge.MergeStatistics} reviewers read. Recipes live in
@@ -17,7 +17,8 @@
  *   <li>{@code TensorSettings}: weights, clip factors, Fisher multipliers and DARE streams from the scan.</li>
  *   <li>{@code DensePass}: the merge pass into a file or sink; {@code Kernels} and {@code DenseKernels} hold the arithmetic.</li>
  *   <li>{@code SparseMerge}: the sparse mode (union of positions, gather, its own scan).</li>
- *   <li>Strategies with their own passes: {@code Ties} (thresholds), {@code Krum} (scores).</li>
+ *   <li>Strategies with their own passes: {@code Ties} (thresholds), {@code Krum} (scores),
+ *       {@code RegMean} (a solve per linear layer with the inputs' Gram matrices, read by {@code GramMatrix}).</li>
  * </ul>
  */
 package dev.merit.merge;
