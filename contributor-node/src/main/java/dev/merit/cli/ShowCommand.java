@@ -48,6 +48,7 @@ final class ShowCommand extends BaseCommand {
             out().println("Author:  " + c.author());
             out().println("Date:    " + c.time());
             c.fisher().ifPresent(f -> out().println("Fisher:  attached"));
+            c.gram().ifPresent(g -> out().println("Gram:    attached (RegMean statistics)"));
             out().println();
             c.message().lines().forEach(l -> out().println("    " + l));
             out().println();

@@ -430,6 +430,15 @@ public final class Repository implements AutoCloseable {
         return cache.open(manifest.name() + ".fisher.safetensors", () -> readManifest(manifest));
     }
 
+    /**
+     * The RegMean Gram matrices attached to {@code commit} (see {@link CommitCommand#setGram}),
+     * materialized into the cache like a version; empty if none.
+     */
+    public Optional<SafetensorsFile> openGram(ObjectId commit) {
+        return readCommit(commit).gram().map(manifest ->
+                cache.open(manifest.name() + ".gram.safetensors", () -> readManifest(manifest)));
+    }
+
     /** Scratch space for large intermediate files (merge outputs before they are committed). */
     Path tempDir() {
         Path t = metaDir.resolve("tmp");
@@ -517,9 +526,7 @@ public final class Repository implements AutoCloseable {
         Set<ObjectId> sent = new HashSet<>(haveObjects);
         for (var e : commits) {
             Commit c = e.getValue();
-            List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
-            c.fisher().ifPresent(ms::add);
-            for (ObjectId mid : ms) {
+            for (ObjectId mid : c.manifests()) {
                 if (!sent.add(mid)) {
                     continue;
                 }
@@ -537,9 +544,7 @@ public final class Repository implements AutoCloseable {
     }
 
     private void objectsOf(Commit c, Set<ObjectId> into) {
-        List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
-        c.fisher().ifPresent(ms::add);
-        for (ObjectId mid : ms) {
+        for (ObjectId mid : c.manifests()) {
             if (into.add(mid)) {
                 for (Manifest.Entry t : readManifest(mid).tensors()) {
                     into.addAll(t.keyframe());
@@ -604,10 +609,7 @@ public final class Repository implements AutoCloseable {
                 continue;
             }
             stack.addAll(c.parents());
-            List<ObjectId> manifests = new ArrayList<>();
-            manifests.add(c.manifest());
-            c.fisher().ifPresent(manifests::add);
-            for (ObjectId mid : manifests) {
+            for (ObjectId mid : c.manifests()) {
                 if (!seen.get(ObjectKind.MANIFEST).add(mid)) {
                     continue;
                 }
