@@ -3,13 +3,12 @@ package dev.merit.cli;
 import dev.merit.codec.EncodeOptions;
 import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
-import dev.merit.proto.v1.Branch;
-import dev.merit.proto.v1.ProposalStatus;
-import dev.merit.proto.v1.PublishResponse;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
+import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.safetensors.Safetensors;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.Commit;
@@ -58,11 +57,11 @@ final class PushCommand extends BaseCommand {
             String br = branch != null ? branch : repo.currentBranch();
             ObjectId head = repo.resolve("refs/heads/" + br);
             try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
-                Optional<Branch> there = c.branch(br);
+                Optional<RemoteBranch> there = c.branch(br);
                 if (there.isEmpty()) {
-                    PublishResponse r = c.publish(repo, br, head, progress(false));
+                    RemoteClient.PublishResult r = c.publish(repo, br, head, progress(false));
                     cfg.setTracking(remote, br, head);
-                    out().printf("Published %s at %s to %s (%d objects)%n", br, head.abbreviate(12), remote, r.getObjectsImported());
+                    out().printf("Published %s at %s to %s (%d objects)%n", br, head.abbreviate(12), remote, r.objectsImported());
                     return ExitCode.OK;
                 }
                 ObjectId base = cfg.tracking(remote, br).orElseThrow(() -> new InvalidInputException(
@@ -72,14 +71,14 @@ final class PushCommand extends BaseCommand {
                     return ExitCode.OK;
                 }
                 Commit hc = repo.readCommit(head);
-                ProposalUpload u = build(repo, cfg, base, head, br, c.whoAmI().getName(), message != null ? message : hc.message());
+                ProposalUpload u = build(repo, cfg, base, head, br, c.whoAmI().name(), message != null ? message : hc.message());
                 RemoteClient.PushResult r = c.push(u, progress(false));
                 markPushed(repo, head);
                 RemoteSupport.print(out(), r.proposal(), true);
                 if (r.resumedFrom() > 0) {
                     out().printf("  (upload resumed at byte %d)%n", r.resumedFrom());
                 }
-                return r.proposal().getStatus() == ProposalStatus.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
+                return r.proposal().status() == RemoteProposal.Status.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
             }
         }
     }
