@@ -4,6 +4,7 @@ import dev.merit.codec.EncodeOptions;
 import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
+import dev.merit.remote.NothingToProposeException;
 import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
 import dev.merit.remote.RemoteBranch;
@@ -19,6 +20,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -71,7 +73,14 @@ final class PushCommand extends BaseCommand {
                     return ExitCode.OK;
                 }
                 Commit hc = repo.readCommit(head);
-                ProposalUpload u = build(repo, cfg, base, head, br, c.whoAmI().name(), message != null ? message : hc.message());
+                ProposalUpload u;
+                try {
+                    u = build(repo, cfg, base, head, br, c.whoAmI().name(), message != null ? message : hc.message());
+                } catch (NothingToProposeException e) {
+                    // Commits since the pull that leave the weights as they were: say so in the user's terms.
+                    out().printf("nothing to propose: %s has no changes since %s/%s (version %d)%n", br, remote, br, versionNumber(repo, base));
+                    return ExitCode.OK;
+                }
                 RemoteClient.PushResult r = c.push(u, progress(false));
                 markPushed(repo, head);
                 RemoteSupport.print(out(), r.proposal(), true);
@@ -115,6 +124,15 @@ final class PushCommand extends BaseCommand {
                 }
             }
         }
+    }
+
+    /** A commit's version number as the coordinator counts it: its first-parent depth (the first commit is 0). */
+    static long versionNumber(Repository repo, ObjectId commit) {
+        long n = 0;
+        for (List<ObjectId> ps = repo.readCommit(commit).parents(); !ps.isEmpty(); ps = repo.readCommit(ps.get(0)).parents()) {
+            n++;
+        }
+        return n;
     }
 
     /** Remembers that this commit went out as a proposal, so pull may replace it with the coordinator's version. */

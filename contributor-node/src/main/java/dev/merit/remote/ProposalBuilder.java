@@ -56,7 +56,10 @@ public final class ProposalBuilder {
         return this;
     }
 
-    /** The encoded parts of the change (unsigned); throws if the layout changed or nothing changed. */
+    /**
+     * The encoded parts of the change (unsigned); throws if the layout changed, or {@link
+     * NothingToProposeException} if no entry changed.
+     */
     public List<Part> parts() {
         List<Part> out = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
@@ -76,7 +79,7 @@ public final class ProposalBuilder {
             }
         }
         if (out.isEmpty()) {
-            throw new InvalidInputException("nothing to propose: " + updated.describe() + " equals " + base.describe());
+            throw new NothingToProposeException("nothing to propose: " + updated.describe() + " equals " + base.describe());
         }
         return out;
     }

@@ -74,7 +74,7 @@ public final class Coordinator implements AutoCloseable {
             this.versions = new Versions(repo);
             this.metrics = new CoordinatorMetrics();
             if (b.kafka != null) {
-                EventBus bus = EventBus.start(repo, data, b.kafka);
+                EventBus bus = EventBus.start(repo, data, b.kafka, metrics);
                 started.add(bus);
                 this.events = Optional.of(bus);
             } else {
