@@ -1,7 +1,7 @@
 package dev.merit.cli;
 
-import dev.merit.proto.v1.Branch;
 import dev.merit.remote.LocalConfig;
+import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -35,14 +35,14 @@ final class CloneCommand extends BaseCommand {
         try (RemoteClient c = RemoteClient.connect(url, tok); Repository repo = Repository.init(target)) {
             LocalConfig cfg = new LocalConfig(repo);
             cfg.addRemote("origin", url, token);
-            Branch b = c.fetch(repo, branch, List.of(), progress(false));
-            ObjectId head = ObjectId.fromString(b.getHead());
+            RemoteBranch b = c.fetch(repo, branch, List.of(), progress(false));
+            ObjectId head = b.head();
             cfg.setTracking("origin", branch, head);
             repo.updateBranch(branch, Optional.empty(), head, "clone " + url);
             if (!branch.equals(repo.currentBranch())) {
                 repo.switchBranch(branch);
             }
-            out().printf("Cloned %s into %s: %s at %s (version %d)%n", url, target, branch, head.abbreviate(12), b.getNumber());
+            out().printf("Cloned %s into %s: %s at %s (version %d)%n", url, target, branch, head.abbreviate(12), b.number());
         }
         return ExitCode.OK;
     }

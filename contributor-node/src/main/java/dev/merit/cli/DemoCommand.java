@@ -1,9 +1,7 @@
 package dev.merit.cli;
 
-import dev.merit.coordinator.Coordinator;
-import dev.merit.coordinator.policy.MergePolicy;
-import dev.merit.coordinator.policy.PolicyConfig;
-import dev.merit.merge.Strategy;
+import dev.merit.remote.RemoteBranch;
+import dev.merit.remote.RemoteClient;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.safetensors.SafetensorsWriter;
 import dev.merit.store.ObjectId;
@@ -12,7 +10,6 @@ import dev.merit.tensor.TensorInfo;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -64,41 +61,42 @@ final class DemoCommand extends BaseCommand {
     }
 
     /**
-     * The shared model: a coordinator (embedded Kafka, batch policy, Fisher-weighted merges), a
-     * maintainer who publishes the base, three contributors who push sparse updates with their
-     * Fishers, and a fresh clone that pulls the merged version.
+     * The shared model: a coordinator ({@code merit serve} with embedded Kafka, batch policy,
+     * Fisher-weighted merges), a maintainer who publishes the base, three contributors who push
+     * sparse updates with their Fishers, and a fresh clone that pulls the merged version.
      */
     private int sharedModel(Path work, Path base) throws Exception {
         out().println();
         out().println("== A shared model: a coordinator merges three contributors' sparse updates ==");
-        PolicyConfig policy = PolicyConfig.defaults().withPolicy(MergePolicy.BATCH).withStrategy(Strategy.FISHER)
-                .withBatch(3, Duration.ofMinutes(5));
+        out().println("$ merit serve --data coordinator --policy batch --strategy fisher --batch-size 3 --http-port 0");
         int rc = 0;
-        try (Coordinator coord = Coordinator.builder(work.resolve("coordinator")).listen("127.0.0.1", 0).policy(policy)
-                .kafka("embedded").httpPort(0).start()) {
-            String url = "merit://127.0.0.1:" + coord.port();
-            String admin = coord.initialAdminToken().orElseThrow();
-            out().println("coordinator on " + url + " (batch of 3, fisher); Kafka at "
-                    + coord.events().map(e -> e.bootstrapServers()).orElse("-")
+        try (CoordinatorProcess coord = CoordinatorProcess.start(work, out(), "--data", "coordinator", "--policy", "batch",
+                "--strategy", "fisher", "--batch-size", "3", "--batch-seconds", "300", "--kafka", "embedded", "--http-port", "0")) {
+            String url = coord.url();
+            String admin = coord.adminToken();
+            out().println("coordinator on " + url + " (batch of 3, fisher); Kafka at " + coord.kafka().orElse("-")
                     + "; metrics on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/metrics");
             rc |= step(work, "remote", "add", "origin", url, "--token", admin);
             rc |= step(work, "push", "origin", "main");
-            ObjectId published = coord.versions().requireHead("main");
-            String[] names = {"alice", "bob", "carol"};
-            for (int i = 0; i < names.length; i++) {
-                String token = capture(work, "token", "create", "--name", names[i], "--role", "contributor").trim();
-                rc |= step(work, "clone", url, names[i], "--token", token);
-                Path home = work.resolve(names[i]);
-                fineTune(base, home.resolve("tuned.safetensors"), 0.03, 100 + i);
-                writeFisher(base, home.resolve("fisher.safetensors"), 200 + i);
-                rc |= step(home, "key", "register");
-                rc |= step(home, "commit", "tuned.safetensors", "--density", "0.01", "--fisher", "fisher.safetensors",
-                        "-m", "Fine-tune by " + names[i]);
-                rc |= step(home, "push", "--examples", Integer.toString(100 * (i + 1)));
+            try (RemoteClient c = RemoteClient.connect(url, admin)) {
+                ObjectId published = c.branch("main").map(RemoteBranch::head).orElseThrow(
+                        () -> new dev.merit.error.MeritException("the coordinator has no main after the push"));
+                String[] names = {"alice", "bob", "carol"};
+                for (int i = 0; i < names.length; i++) {
+                    String token = capture(work, "token", "create", "--name", names[i], "--role", "contributor").trim();
+                    rc |= step(work, "clone", url, names[i], "--token", token);
+                    Path home = work.resolve(names[i]);
+                    fineTune(base, home.resolve("tuned.safetensors"), 0.03, 100 + i);
+                    writeFisher(base, home.resolve("fisher.safetensors"), 200 + i);
+                    rc |= step(home, "key", "register");
+                    rc |= step(home, "commit", "tuned.safetensors", "--density", "0.01", "--fisher", "fisher.safetensors",
+                            "-m", "Fine-tune by " + names[i]);
+                    rc |= step(home, "push", "--examples", Integer.toString(100 * (i + 1)));
+                }
+                ObjectId merged = awaitNewHead(c, published);
+                out().println();
+                out().println("the coordinator merged the batch into " + merged.abbreviate(12));
             }
-            ObjectId merged = awaitNewHead(coord, published);
-            out().println();
-            out().println("the coordinator merged the batch into " + merged.abbreviate(12));
             rc |= step(work, "clone", url, "fresh", "--token", admin);
             rc |= step(work.resolve("fresh"), "log", "--oneline");
             rc |= step(work.resolve("fresh"), "show", "HEAD");
@@ -108,13 +106,13 @@ final class DemoCommand extends BaseCommand {
         return rc;
     }
 
-    private static ObjectId awaitNewHead(Coordinator coord, ObjectId old) throws InterruptedException {
-        for (int i = 0; i < 1200; i++) {
-            var h = coord.versions().head("main");
+    private static ObjectId awaitNewHead(RemoteClient c, ObjectId old) throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            var h = c.branch("main").map(RemoteBranch::head);
             if (h.isPresent() && !h.get().equals(old)) {
                 return h.get();
             }
-            Thread.sleep(50);
+            Thread.sleep(100);
         }
         throw new dev.merit.error.MeritException("the coordinator did not merge the batch within a minute");
     }

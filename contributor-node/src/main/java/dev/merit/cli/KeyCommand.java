@@ -1,10 +1,10 @@
 package dev.merit.cli;
 
-import dev.merit.coordinator.auth.Ed25519;
 import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
 import dev.merit.store.Repository;
+import dev.merit.wire.Ed25519;
 import java.security.KeyPair;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -33,7 +33,7 @@ final class KeyCommand extends BaseCommand {
                 case "show" -> out().println("Ed25519 key " + fp);
                 case "register" -> {
                     try (RemoteClient c = RemoteSupport.connect(token, Optional.of(cfg), remote)) {
-                        String who = c.whoAmI().getName();
+                        String who = c.whoAmI().name();
                         c.registerKey(kp.getPublic().getEncoded());
                         out().println("Registered key " + fp + " for " + who + " on " + remote);
                     }

@@ -1,10 +1,9 @@
 package dev.merit.cli;
 
 import dev.merit.error.InvalidInputException;
-import dev.merit.proto.v1.Proposal;
-import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.store.Repository;
 import java.util.List;
 import java.util.Locale;
@@ -37,19 +36,19 @@ final class ProposalsCommand extends BaseCommand {
 
     @Override
     int run() {
-        ProposalStatus st = status == null ? ProposalStatus.PROPOSAL_STATUS_UNSPECIFIED : switch (status.toLowerCase(Locale.ROOT)) {
-            case "accepted" -> ProposalStatus.ACCEPTED;
-            case "rejected" -> ProposalStatus.REJECTED;
-            case "merged" -> ProposalStatus.MERGED;
+        Optional<RemoteProposal.Status> st = status == null ? Optional.empty() : Optional.of(switch (status.toLowerCase(Locale.ROOT)) {
+            case "accepted" -> RemoteProposal.Status.ACCEPTED;
+            case "rejected" -> RemoteProposal.Status.REJECTED;
+            case "merged" -> RemoteProposal.Status.MERGED;
             default -> throw new InvalidInputException("--status '" + status + "': expected accepted, rejected or merged");
-        };
+        });
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
         try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
-            List<Proposal> ps = c.proposals(branch, st, limit);
+            List<RemoteProposal> ps = c.proposals(branch, st, limit);
             if (ps.isEmpty()) {
                 out().println("No proposals.");
             }
-            for (Proposal p : ps) {
+            for (RemoteProposal p : ps) {
                 RemoteSupport.print(out(), p, verbose);
             }
         }

@@ -1,8 +1,8 @@
 package dev.merit.cli;
 
 import dev.merit.error.InvalidInputException;
-import dev.merit.proto.v1.Branch;
 import dev.merit.remote.LocalConfig;
+import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -35,11 +35,11 @@ final class PullCommand extends BaseCommand {
         try (Repository repo = openRepository()) {
             LocalConfig cfg = new LocalConfig(repo);
             String br = branch != null ? branch : repo.currentBranch();
-            Branch b;
+            RemoteBranch b;
             try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
                 b = c.fetch(repo, br, cfg.haves(), progress(false));
             }
-            ObjectId remoteHead = ObjectId.fromString(b.getHead());
+            ObjectId remoteHead = b.head();
             Optional<ObjectId> lastFetched = cfg.tracking(remote, br);
             Optional<ObjectId> local = Optional.ofNullable(repo.branches().get(br));
             cfg.setTracking(remote, br, remoteHead);
@@ -52,7 +52,7 @@ final class PullCommand extends BaseCommand {
                         + "; push them first, or pull --force to replace them with " + remote + "'s version");
             }
             repo.updateBranch(br, local, remoteHead, "pull " + remote + " " + br);
-            out().printf("%s is now %s/%s at %s (version %d)%n", br, remote, br, remoteHead.abbreviate(12), b.getNumber());
+            out().printf("%s is now %s/%s at %s (version %d)%n", br, remote, br, remoteHead.abbreviate(12), b.number());
         }
         return ExitCode.OK;
     }

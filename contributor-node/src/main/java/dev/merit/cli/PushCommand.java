@@ -3,13 +3,13 @@ package dev.merit.cli;
 import dev.merit.codec.EncodeOptions;
 import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
-import dev.merit.proto.v1.Branch;
-import dev.merit.proto.v1.ProposalStatus;
-import dev.merit.proto.v1.PublishResponse;
 import dev.merit.remote.LocalConfig;
+import dev.merit.remote.NothingToProposeException;
 import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
+import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.safetensors.Safetensors;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.Commit;
@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -58,11 +59,11 @@ final class PushCommand extends BaseCommand {
             String br = branch != null ? branch : repo.currentBranch();
             ObjectId head = repo.resolve("refs/heads/" + br);
             try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
-                Optional<Branch> there = c.branch(br);
+                Optional<RemoteBranch> there = c.branch(br);
                 if (there.isEmpty()) {
-                    PublishResponse r = c.publish(repo, br, head, progress(false));
+                    RemoteClient.PublishResult r = c.publish(repo, br, head, progress(false));
                     cfg.setTracking(remote, br, head);
-                    out().printf("Published %s at %s to %s (%d objects)%n", br, head.abbreviate(12), remote, r.getObjectsImported());
+                    out().printf("Published %s at %s to %s (%d objects)%n", br, head.abbreviate(12), remote, r.objectsImported());
                     return ExitCode.OK;
                 }
                 ObjectId base = cfg.tracking(remote, br).orElseThrow(() -> new InvalidInputException(
@@ -72,14 +73,21 @@ final class PushCommand extends BaseCommand {
                     return ExitCode.OK;
                 }
                 Commit hc = repo.readCommit(head);
-                ProposalUpload u = build(repo, cfg, base, head, br, c.whoAmI().getName(), message != null ? message : hc.message());
+                ProposalUpload u;
+                try {
+                    u = build(repo, cfg, base, head, br, c.whoAmI().name(), message != null ? message : hc.message());
+                } catch (NothingToProposeException e) {
+                    // Commits since the pull that leave the weights as they were: say so in the user's terms.
+                    out().printf("nothing to propose: %s has no changes since %s/%s (version %d)%n", br, remote, br, versionNumber(repo, base));
+                    return ExitCode.OK;
+                }
                 RemoteClient.PushResult r = c.push(u, progress(false));
                 markPushed(repo, head);
                 RemoteSupport.print(out(), r.proposal(), true);
                 if (r.resumedFrom() > 0) {
                     out().printf("  (upload resumed at byte %d)%n", r.resumedFrom());
                 }
-                return r.proposal().getStatus() == ProposalStatus.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
+                return r.proposal().status() == RemoteProposal.Status.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
             }
         }
     }
@@ -116,6 +124,15 @@ final class PushCommand extends BaseCommand {
                 }
             }
         }
+    }
+
+    /** A commit's version number as the coordinator counts it: its first-parent depth (the first commit is 0). */
+    static long versionNumber(Repository repo, ObjectId commit) {
+        long n = 0;
+        for (List<ObjectId> ps = repo.readCommit(commit).parents(); !ps.isEmpty(); ps = repo.readCommit(ps.get(0)).parents()) {
+            n++;
+        }
+        return n;
     }
 
     /** Remembers that this commit went out as a proposal, so pull may replace it with the coordinator's version. */

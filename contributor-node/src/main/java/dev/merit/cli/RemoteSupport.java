@@ -1,9 +1,8 @@
 package dev.merit.cli;
 
-import dev.merit.proto.v1.Proposal;
-import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteProposal;
 import java.io.PrintWriter;
 import java.util.Optional;
 
@@ -41,32 +40,23 @@ final class RemoteSupport {
         return RemoteClient.connect(url(cfg, remoteOrUrl), token(explicitToken, cfg, remoteOrUrl));
     }
 
-    static String status(ProposalStatus s) {
-        return switch (s) {
-            case ACCEPTED -> "accepted";
-            case REJECTED -> "rejected";
-            case MERGED -> "merged";
-            default -> "unknown";
-        };
+    static String status(RemoteProposal.Status s) {
+        return s.name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    static void print(PrintWriter out, Proposal p, boolean checks) {
-        out.printf("Proposal %s to %s by %s: %s%n", p.getId(), p.getBranch(), p.getContributor(), status(p.getStatus()));
-        for (String r : p.getReasonsList()) {
+    static void print(PrintWriter out, RemoteProposal p, boolean checks) {
+        out.printf("Proposal %s to %s by %s: %s%n", p.id(), p.branch(), p.contributor(), status(p.status()));
+        for (String r : p.reasons()) {
             out.println("  reason: " + r);
         }
         if (checks) {
-            p.getChecksList().forEach(c -> out.printf("  %-4s %-10s %s%n", c.getPassed() ? "ok" : "FAIL", c.getName(), c.getDetail()));
+            p.checks().forEach(c -> out.printf("  %-4s %-10s %s%n", c.passed() ? "ok" : "FAIL", c.name(), c.detail()));
         }
-        if (p.getStatus() != ProposalStatus.REJECTED) {
+        if (p.status() != RemoteProposal.Status.REJECTED) {
             out.printf("  %d entries, density %.4g, L2 norm %.4g, staleness %d (weight %.4g)%n",
-                    p.getEntries(), p.getDensity(), p.getNorm(), p.getStaleness(), p.getStalenessWeight());
+                    p.entries(), p.density(), p.norm(), p.staleness(), p.stalenessWeight());
         }
-        if (!p.getMergedIn().isEmpty()) {
-            out.println("  merged into " + p.getMergedIn().substring(0, 12));
-        }
-        if (!p.getReview().isEmpty()) {
-            out.println("  review: " + p.getReview());
-        }
+        p.mergedIn().ifPresent(m -> out.println("  merged into " + m.substring(0, 12)));
+        p.review().ifPresent(r -> out.println("  review: " + r));
     }
 }

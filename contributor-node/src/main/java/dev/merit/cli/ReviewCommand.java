@@ -1,9 +1,9 @@
 package dev.merit.cli;
 
 import dev.merit.error.InvalidInputException;
-import dev.merit.proto.v1.Proposal;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.store.Repository;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -38,7 +38,7 @@ final class ReviewCommand extends BaseCommand {
         };
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
         try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
-            Proposal p = c.review(id, approve, message);
+            RemoteProposal p = c.review(id, approve, message);
             RemoteSupport.print(out(), p, false);
         }
         return ExitCode.OK;

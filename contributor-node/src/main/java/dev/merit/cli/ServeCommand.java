@@ -1,101 +1,24 @@
 package dev.merit.cli;
 
-import dev.merit.coordinator.Coordinator;
-import dev.merit.coordinator.policy.MergePolicy;
-import dev.merit.coordinator.policy.PolicyConfig;
-import dev.merit.coordinator.validate.ValidationConfig;
-import dev.merit.merge.Strategy;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
 
+/**
+ * Listed here so {@code merit --help} shows it; the launcher runs {@code merit serve} on the
+ * coordinator's own classpath ({@code dev.merit.coordinator.cli.CoordinatorMain}). Reached only
+ * when this program is started directly: it hands the arguments to the launcher.
+ */
 @Command(name = "serve", header = "Run a coordinator: contributors push proposals to it, it validates and merges them.",
-        description = {"On first start it creates an admin (maintainer) token and prints it once."})
+        description = {"Runs the coordinator's own program; 'merit help serve' lists its options."})
 final class ServeCommand extends BaseCommand {
 
-    @Option(names = "--data", defaultValue = "merit-coordinator", description = "Data directory (default: ./merit-coordinator).")
-    Path data;
-
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: 127.0.0.1).")
-    String host;
-
-    @Option(names = "--port", defaultValue = "7070", description = "gRPC port (default: 7070).")
-    int port;
-
-    @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port for metrics and pages; -1 for none (default: 8080).")
-    int httpPort;
-
-    @Option(names = "--kafka", defaultValue = "embedded", description = "embedded (default), HOST:PORT, or none.")
-    String kafka;
-
-    @Option(names = "--kafka-config", paramLabel = "FILE",
-            description = "Kafka client properties (security.protocol, sasl.*, ssl.*) for an external cluster given with --kafka HOST:PORT. "
-                    + "The embedded broker makes its own credential: DATA/kafka/client.properties.")
-    Path kafkaConfig;
-
-    @Option(names = "--policy", defaultValue = "auto", description = "manual, auto (default) or batch.")
-    String policy;
-
-    @Option(names = "--strategy", defaultValue = "average", description = "Merge strategy, e.g. average (default), fisher, ties.")
-    String strategy;
-
-    @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")
-    int batchSize;
-
-    @Option(names = "--batch-seconds", defaultValue = "30", description = "batch: or T seconds after the oldest waiting one (default 30).")
-    long batchSeconds;
-
-    @Option(names = "--staleness-limit", defaultValue = "10", description = "Reject proposals more than this many versions behind (default 10).")
-    int stalenessLimit;
-
-    @Option(names = "--staleness-exponent", defaultValue = "0.5", description = "a in the staleness weight (1+s)^-a (default 0.5).")
-    double stalenessExponent;
-
-    @Option(names = "--max-norm", defaultValue = "Infinity", description = "Largest L2 norm of a whole change.")
-    double maxNorm;
-
-    @Option(names = "--max-tensor-norm", defaultValue = "Infinity", description = "Largest L2 norm of one tensor's change.")
-    double maxTensorNorm;
-
-    @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change.")
-    double maxDensity;
+    @Unmatched
+    List<String> args = new ArrayList<>();
 
     @Override
     int run() throws InterruptedException {
-        PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
-                .withBatch(batchSize, Duration.ofSeconds(batchSeconds));
-        ValidationConfig vc = ValidationConfig.defaults().withNorms(maxTensorNorm, maxNorm).withDensity(0, maxDensity)
-                .withStaleness(stalenessLimit, stalenessExponent);
-        Path dir = path(data);
-        Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort);
-        if (!kafka.equals("none")) {
-            b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : path(kafkaConfig));
-        }
-        CountDownLatch stop = new CountDownLatch(1);
-        CountDownLatch closed = new CountDownLatch(1);
-        // On SIGTERM/Ctrl-C the hook lets run() close the coordinator and waits for it, so merges
-        // finish and the repository closes cleanly before the JVM exits.
-        Thread hook = new Thread(() -> {
-            stop.countDown();
-            try {
-                closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "merit-serve-shutdown");
-        try (Coordinator c = b.start()) {
-            out().printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
-            c.httpPort().ifPresent(p -> out().printf("HTTP on %s:%d%n", host, p));
-            c.events().ifPresent(e -> out().println("Kafka at " + e.bootstrapServers()));
-            c.initialAdminToken().ifPresent(t -> out().println("Admin token (shown once): " + t));
-            out().flush();
-            Runtime.getRuntime().addShutdownHook(hook);
-            stop.await();
-        } finally {
-            closed.countDown();
-        }
-        return ExitCode.OK;
+        return CoordinatorProcess.runInForeground(workDir(), args);
     }
 }

@@ -3,6 +3,7 @@ package dev.merit.cli;
 import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteIdentity;
 import dev.merit.store.Repository;
 import java.util.Locale;
 import java.util.Optional;
@@ -33,10 +34,10 @@ final class TokenCommand extends BaseCommand {
         if (!action.equals("create")) {
             throw new InvalidInputException("unknown action '" + action + "' (create)");
         }
-        dev.merit.proto.v1.Role r = switch (role.toLowerCase(Locale.ROOT)) {
-            case "reader" -> dev.merit.proto.v1.Role.READER;
-            case "contributor" -> dev.merit.proto.v1.Role.CONTRIBUTOR;
-            case "maintainer" -> dev.merit.proto.v1.Role.MAINTAINER;
+        RemoteIdentity.Role r = switch (role.toLowerCase(Locale.ROOT)) {
+            case "reader" -> RemoteIdentity.Role.READER;
+            case "contributor" -> RemoteIdentity.Role.CONTRIBUTOR;
+            case "maintainer" -> RemoteIdentity.Role.MAINTAINER;
             default -> throw new InvalidInputException("unknown role '" + role + "' (reader, contributor, maintainer)");
         };
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();

@@ -3,13 +3,11 @@ package dev.merit.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.error.MeritException;
 import dev.merit.error.NotFoundException;
-import dev.merit.proto.v1.VersionEvent;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteVersion;
 import dev.merit.store.Repository;
-import io.grpc.Status;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +50,7 @@ final class WatchCommand extends BaseCommand {
                 // a URL works from anywhere
             }
             CountDownLatch seen = new CountDownLatch(count == Integer.MAX_VALUE ? 1 : count);
-            AtomicReference<Throwable> failure = new AtomicReference<>();
+            AtomicReference<MeritException> failure = new AtomicReference<>();
             CountDownLatch failed = new CountDownLatch(1);
             Duration deadline = timeoutSeconds > 0 ? Duration.ofSeconds(timeoutSeconds + 5) : Duration.ofDays(365);
             try (RemoteClient c = auth.connect(cfg, remote);
@@ -72,10 +70,9 @@ final class WatchCommand extends BaseCommand {
                     seen.await(200, TimeUnit.MILLISECONDS);
                 }
             }
-            Throwable t = failure.get();
+            MeritException t = failure.get();
             if (t != null && seen.getCount() > 0) {
-                throw new MeritException("watch " + remote + ": " + Status.fromThrowable(t).getCode() + ": "
-                        + Status.fromThrowable(t).getDescription());
+                throw t;
             }
         } finally {
             if (repo != null) {
@@ -85,20 +82,20 @@ final class WatchCommand extends BaseCommand {
         return ExitCode.OK;
     }
 
-    private synchronized void print(VersionEvent v) {
+    private synchronized void print(RemoteVersion v) {
         if (json) {
             ObjectNode n = JSON.createObjectNode();
-            n.put("branch", v.getBranch());
-            n.put("commit", v.getCommit());
-            n.put("number", v.getNumber());
-            n.put("strategy", v.getStrategy());
-            n.put("time", Instant.ofEpochMilli(v.getTimeUnixMs()).toString());
+            n.put("branch", v.branch());
+            n.put("commit", v.commit());
+            n.put("number", v.number());
+            n.put("strategy", v.strategy());
+            n.put("time", v.time().toString());
             var ps = n.putArray("proposals");
-            v.getProposalsList().forEach(ps::add);
+            v.proposals().forEach(ps::add);
             out().println(n.toString());
         } else {
-            out().printf("%s version %d: %s (%s%s)%n", v.getBranch(), v.getNumber(), v.getCommit().substring(0, 12),
-                    v.getStrategy(), v.getProposalsCount() == 0 ? "" : ", proposals " + String.join(", ", v.getProposalsList()));
+            out().printf("%s version %d: %s (%s%s)%n", v.branch(), v.number(), v.commit().substring(0, 12),
+                    v.strategy(), v.proposals().isEmpty() ? "" : ", proposals " + String.join(", ", v.proposals()));
         }
         out().flush();
     }

@@ -1,11 +1,11 @@
 package dev.merit.remote;
 
-import dev.merit.coordinator.auth.Ed25519;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.NotFoundException;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
 import dev.merit.store.Transaction;
+import dev.merit.wire.Ed25519;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.PrivateKey;

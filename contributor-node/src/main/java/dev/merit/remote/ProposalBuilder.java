@@ -3,9 +3,6 @@ package dev.merit.remote;
 import dev.merit.codec.DeltaCodec;
 import dev.merit.codec.EncodeOptions;
 import dev.merit.codec.EncodeResult;
-import dev.merit.coordinator.auth.Ed25519;
-import dev.merit.coordinator.proposals.ProposalDigest;
-import dev.merit.coordinator.proposals.ProposalSpec;
 import dev.merit.delta.SparseTensorDelta;
 import dev.merit.delta.Sparsifier;
 import dev.merit.delta.SparsifyResult;
@@ -13,6 +10,9 @@ import dev.merit.error.InvalidInputException;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
+import dev.merit.wire.Ed25519;
+import dev.merit.wire.ProposalDigest;
+import dev.merit.wire.ProposalSpec;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -56,7 +56,10 @@ public final class ProposalBuilder {
         return this;
     }
 
-    /** The encoded parts of the change (unsigned); throws if the layout changed or nothing changed. */
+    /**
+     * The encoded parts of the change (unsigned); throws if the layout changed, or {@link
+     * NothingToProposeException} if no entry changed.
+     */
     public List<Part> parts() {
         List<Part> out = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
@@ -76,7 +79,7 @@ public final class ProposalBuilder {
             }
         }
         if (out.isEmpty()) {
-            throw new InvalidInputException("nothing to propose: " + updated.describe() + " equals " + base.describe());
+            throw new NothingToProposeException("nothing to propose: " + updated.describe() + " equals " + base.describe());
         }
         return out;
     }

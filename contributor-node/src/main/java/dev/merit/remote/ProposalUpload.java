@@ -1,6 +1,6 @@
 package dev.merit.remote;
 
-import dev.merit.coordinator.proposals.ProposalSpec;
+import dev.merit.wire.ProposalSpec;
 import java.util.List;
 
 /**

@@ -1,8 +1,6 @@
 package dev.merit.remote;
 
 import com.google.protobuf.ByteString;
-import dev.merit.coordinator.grpc.Convert;
-import dev.merit.coordinator.grpc.ObjectPieces;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.MeritException;
 import dev.merit.proto.v1.AdminServiceGrpc;
@@ -17,10 +15,8 @@ import dev.merit.proto.v1.ListBranchesRequest;
 import dev.merit.proto.v1.ListProposalsRequest;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
-import dev.merit.proto.v1.Principal;
 import dev.merit.proto.v1.Proposal;
 import dev.merit.proto.v1.ProposalServiceGrpc;
-import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.proto.v1.PublishRequest;
 import dev.merit.proto.v1.PublishResponse;
 import dev.merit.proto.v1.PublishStart;
@@ -28,7 +24,6 @@ import dev.merit.proto.v1.PushRequest;
 import dev.merit.proto.v1.PushResponse;
 import dev.merit.proto.v1.RegisterKeyRequest;
 import dev.merit.proto.v1.ReviewRequest;
-import dev.merit.proto.v1.Role;
 import dev.merit.proto.v1.VersionEvent;
 import dev.merit.proto.v1.VersionServiceGrpc;
 import dev.merit.proto.v1.WatchRequest;
@@ -37,6 +32,8 @@ import dev.merit.store.ObjectId;
 import dev.merit.store.ObjectKind;
 import dev.merit.store.ProgressListener;
 import dev.merit.store.Repository;
+import dev.merit.wire.ObjectPieces;
+import dev.merit.wire.WireConvert;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -165,12 +162,13 @@ public final class RemoteClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- identity
 
-    public Principal whoAmI() {
-        return call("whoami", () -> admin().whoAmI(WhoAmIRequest.getDefaultInstance()));
+    public RemoteIdentity whoAmI() {
+        return ClientConvert.identity(call("whoami", () -> admin().whoAmI(WhoAmIRequest.getDefaultInstance())));
     }
 
-    public String createToken(String name, Role role) {
-        return call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name).setRole(role).build()).getToken());
+    public String createToken(String name, RemoteIdentity.Role role) {
+        return call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name)
+                .setRole(ClientConvert.role(role)).build()).getToken());
     }
 
     public String registerKey(byte[] publicKey) {
@@ -180,31 +178,35 @@ public final class RemoteClient implements AutoCloseable {
 
     // ---------------------------------------------------------------- versions
 
-    public Map<String, Branch> branches() {
+    public Map<String, RemoteBranch> branches() {
         return call("list branches", () -> {
-            Map<String, Branch> out = new java.util.TreeMap<>();
-            versions(UNARY_DEADLINE).listBranches(ListBranchesRequest.getDefaultInstance()).getBranchesList()
-                    .forEach(b -> out.put(b.getName(), b));
+            Map<String, RemoteBranch> out = new java.util.TreeMap<>();
+            for (Branch b : versions(UNARY_DEADLINE).listBranches(ListBranchesRequest.getDefaultInstance()).getBranchesList()) {
+                out.put(b.getName(), ClientConvert.branch(b));
+            }
             return out;
         });
     }
 
-    public Optional<Branch> branch(String name) {
+    public Optional<RemoteBranch> branch(String name) {
         return Optional.ofNullable(branches().get(name));
     }
 
-    public List<LogEntry> log(String branch, int limit) {
-        return call("log", () -> versions(UNARY_DEADLINE).log(LogRequest.newBuilder().setBranch(branch).setLimit(limit).build()).getEntriesList());
+    public List<RemoteCommit> log(String branch, int limit) {
+        List<LogEntry> entries = call("log", () -> versions(UNARY_DEADLINE).log(LogRequest.newBuilder().setBranch(branch)
+                .setLimit(limit).build()).getEntriesList());
+        return entries.stream().map(e -> new RemoteCommit(e.getCommit(), e.getParentsList(), e.getAuthor(), e.getMessage(),
+                java.time.Instant.ofEpochMilli(e.getTimeUnixMs()), e.getProvenanceJson())).toList();
     }
 
     /**
      * Copies the objects of {@code branch}'s head that {@code local} lacks into it (the commits it
      * has are named to the server); returns the remote branch. Moves no local ref.
      */
-    public Branch fetch(Repository local, String branch, Collection<ObjectId> have, ProgressListener progress) {
+    public RemoteBranch fetch(Repository local, String branch, Collection<ObjectId> have, ProgressListener progress) {
         return call("fetch", () -> {
             FetchRequest.Builder req = FetchRequest.newBuilder().setBranch(branch);
-            have.forEach(h -> req.addHave(Convert.id(h)));
+            have.forEach(h -> req.addHave(WireConvert.id(h)));
             Iterator<FetchResponse> it = versions(STREAM_DEADLINE).fetch(req.build());
             if (!it.hasNext()) {
                 throw new MeritException("fetch: the coordinator sent nothing");
@@ -223,19 +225,22 @@ public final class RemoteClient implements AutoCloseable {
             }
             in.finish();
             progress.done();
-            return first.getStart().getBranch();
+            return ClientConvert.branch(first.getStart().getBranch());
         });
     }
 
+    /** What publishing a branch made: the branch as the coordinator now has it, and how many objects it took in. */
+    public record PublishResult(RemoteBranch branch, long objectsImported) {}
+
     /** Creates {@code branch} on the coordinator from {@code local}'s history up to {@code tip} (maintainers). */
-    public PublishResponse publish(Repository local, String branch, ObjectId tip, ProgressListener progress) {
+    public PublishResult publish(Repository local, String branch, ObjectId tip, ProgressListener progress) {
         List<Map.Entry<ObjectKind, ObjectId>> objects = local.missingObjects(tip, List.of());
         long bytes = objects.stream().mapToLong(e -> Math.max(0, local.objectSize(e.getValue()))).sum();
         progress.start("publish", bytes);
         CompletableFuture<PublishResponse> result = new CompletableFuture<>();
         Sender<PublishRequest, PublishResponse> s = new Sender<>(result);
         deadline(VersionServiceGrpc.newStub(calls), STREAM_DEADLINE).publish(s);
-        s.send(PublishRequest.newBuilder().setStart(PublishStart.newBuilder().setBranch(branch).setCommit(Convert.id(tip))
+        s.send(PublishRequest.newBuilder().setStart(PublishStart.newBuilder().setBranch(branch).setCommit(WireConvert.id(tip))
                 .setObjects(objects.size()).setBytes(bytes)).build());
         for (Map.Entry<ObjectKind, ObjectId> e : objects) {
             byte[] b = local.readObject(e.getKey(), e.getValue()).orElseThrow();
@@ -249,27 +254,28 @@ public final class RemoteClient implements AutoCloseable {
         s.complete();
         PublishResponse r = await("publish", result);
         progress.done();
-        return r;
+        return new PublishResult(ClientConvert.branch(r.getBranch()), r.getObjectsImported());
     }
 
     /** Calls {@code onVersion} for each new version of {@code branch} (all branches if empty) until the returned handle is closed. */
-    public AutoCloseable watch(String branch, Duration deadline, Consumer<VersionEvent> onVersion) {
+    public AutoCloseable watch(String branch, Duration deadline, Consumer<RemoteVersion> onVersion) {
         return watch(branch, deadline, onVersion, t -> {});
     }
 
     /** As {@link #watch(String, Duration, Consumer)}, telling {@code onError} why the stream ended if it failed. */
-    public AutoCloseable watch(String branch, Duration deadline, Consumer<VersionEvent> onVersion, Consumer<Throwable> onError) {
+    public AutoCloseable watch(String branch, Duration deadline, Consumer<RemoteVersion> onVersion, Consumer<MeritException> onError) {
         Context.CancellableContext ctx = Context.current().withCancellation();
         ctx.run(() -> deadline(VersionServiceGrpc.newStub(calls), deadline).watchVersions(
                 WatchRequest.newBuilder().setBranch(branch).build(), new StreamObserver<>() {
                     @Override
                     public void onNext(VersionEvent v) {
-                        onVersion.accept(v);
+                        onVersion.accept(ClientConvert.version(v));
                     }
 
                     @Override
                     public void onError(Throwable t) {
-                        onError.accept(t);
+                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s)
+                                : new MeritException("watch (" + target + "): " + t.getMessage(), t));
                     }
 
                     @Override
@@ -281,7 +287,7 @@ public final class RemoteClient implements AutoCloseable {
     // ---------------------------------------------------------------- proposals
 
     /** What a push ended with: the proposal as the coordinator stored it, and where the last stream started. */
-    public record PushResult(Proposal proposal, long resumedFrom, int attempts) {}
+    public record PushResult(RemoteProposal proposal, long resumedFrom, int attempts) {}
 
     /** Pushes with up to three attempts, resuming an interrupted upload from the coordinator's offset. */
     public PushResult push(ProposalUpload u, ProgressListener progress) {
@@ -295,7 +301,7 @@ public final class RemoteClient implements AutoCloseable {
             try {
                 PushResponse r = pushOnce(u, offset, progress);
                 progress.done();
-                return new PushResult(r.getProposal(), r.getResumedFrom(), attempt);
+                return new PushResult(ClientConvert.proposal(r.getProposal()), r.getResumedFrom(), attempt);
             } catch (RemoteException e) {
                 Status.Code c = e.code();
                 boolean transient_ = c == Status.Code.UNAVAILABLE || c == Status.Code.CANCELLED || c == Status.Code.ABORTED
@@ -320,7 +326,7 @@ public final class RemoteClient implements AutoCloseable {
         CompletableFuture<PushResponse> result = new CompletableFuture<>();
         Sender<PushRequest, PushResponse> s = new Sender<>(result);
         deadline(ProposalServiceGrpc.newStub(calls), STREAM_DEADLINE).push(s);
-        s.send(PushRequest.newBuilder().setHeader(Convert.header(u.spec(), offset)).build());
+        s.send(PushRequest.newBuilder().setHeader(WireConvert.header(u.spec(), offset)).build());
         long at = 0;
         sections:
         for (byte[] sec : u.sections()) {
@@ -341,18 +347,20 @@ public final class RemoteClient implements AutoCloseable {
         return await("push", result);
     }
 
-    public List<Proposal> proposals(String branch, ProposalStatus status, int limit) {
-        return call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
-                .setStatus(status).setLimit(limit).build()).getProposalsList());
+    /** Proposals of {@code branch} (every branch if empty), newest first, with {@code status} if given. */
+    public List<RemoteProposal> proposals(String branch, Optional<RemoteProposal.Status> status, int limit) {
+        List<Proposal> ps = call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
+                .setStatus(ClientConvert.status(status)).setLimit(limit).build()).getProposalsList());
+        return ps.stream().map(ClientConvert::proposal).toList();
     }
 
-    public Proposal proposal(String id) {
-        return call("proposal " + id, () -> proposals().getProposal(GetProposalRequest.newBuilder().setId(id).build()));
+    public RemoteProposal proposal(String id) {
+        return ClientConvert.proposal(call("proposal " + id, () -> proposals().getProposal(GetProposalRequest.newBuilder().setId(id).build())));
     }
 
-    public Proposal review(String id, boolean approve, String message) {
-        return call("review " + id, () -> deadline(ProposalServiceGrpc.newBlockingStub(calls), STREAM_DEADLINE)
-                .review(ReviewRequest.newBuilder().setId(id).setApprove(approve).setMessage(message == null ? "" : message).build()));
+    public RemoteProposal review(String id, boolean approve, String message) {
+        return ClientConvert.proposal(call("review " + id, () -> deadline(ProposalServiceGrpc.newBlockingStub(calls), STREAM_DEADLINE)
+                .review(ReviewRequest.newBuilder().setId(id).setApprove(approve).setMessage(message == null ? "" : message).build())));
     }
 
     private <T> T await(String what, CompletableFuture<T> f) {

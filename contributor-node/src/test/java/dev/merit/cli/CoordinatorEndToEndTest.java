@@ -28,6 +28,10 @@ import dev.merit.testing.TestModels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +42,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -70,7 +76,7 @@ class CoordinatorEndToEndTest {
         PolicyConfig policy = PolicyConfig.defaults().withPolicy(MergePolicy.BATCH).withStrategy(Strategy.FISHER)
                 .withBatch(3, Duration.ofMinutes(10));
         try (Coordinator coord = Coordinator.builder(dir.resolve("server")).listen("127.0.0.1", 0).policy(policy)
-                .kafka("embedded").start()) {
+                .kafka("embedded").httpPort(0).start()) {
             String url = "merit://127.0.0.1:" + coord.port();
             String admin = coord.initialAdminToken().orElseThrow();
 
@@ -124,12 +130,23 @@ class CoordinatorEndToEndTest {
             try (Repository r = Repository.open(dir.resolve("alice"))) {
                 assertEquals(head, r.resolve("main"));
             }
+            // Commits since the pull that end where they started: push says so in the user's terms.
+            ok(alice, "commit", tuned.get(1).toString(), "-m", "try bob's tune");
+            ok(alice, "commit", dir.resolve("pulled.safetensors").toString(), "-m", "back to the merged model");
+            CliRunner.Result nothing = ok(alice, "push");
+            assertEquals("nothing to propose: main has no changes since origin/main (version 1)", nothing.out().trim());
+
             CliRunner.Result list = ok(maint, "proposals");
             assertEquals(3, list.out().split(": merged", -1).length - 1, list.out());
 
             // The version went out on Kafka too.
             assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), head), "merit.versions event");
             assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), v0), "the published version's event");
+
+            // /metrics counts what the relay published: every record now in the topics.
+            long inKafka = recordsInTopics(coord.events().orElseThrow().kafkaAccess());
+            assertTrue(inKafka >= 5, "2 versions and 3 proposals, at least: " + inKafka);
+            assertEquals(inKafka, awaitMetric(coord.httpPort().orElseThrow(), "merit_events_published_total", inKafka));
         }
     }
 
@@ -263,6 +280,43 @@ class CoordinatorEndToEndTest {
                         "tensor " + t.name());
             }
         }
+    }
+
+    /** All records of the coordinator's topics, read until a second passes without a new one. */
+    private static long recordsInTopics(KafkaAccess kafka) {
+        Properties p = kafka.clientProperties();
+        p.put("group.id", "e2e-count");
+        p.put("enable.auto.commit", "false");
+        p.put("auto.offset.reset", "earliest");
+        long n = 0;
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            c.subscribe(List.of(Topics.VERSIONS, Topics.PROPOSALS));
+            int quiet = 0;
+            for (int i = 0; i < 60 && (n == 0 || quiet < 2); i++) {
+                int got = c.poll(Duration.ofMillis(500)).count();
+                n += got;
+                quiet = got == 0 ? quiet + 1 : 0;
+            }
+        }
+        return n;
+    }
+
+    /** The metric's value read over HTTP from /metrics, waiting up to 10 s for it to reach {@code expected}. */
+    private static long awaitMetric(int httpPort, String name, long expected) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        Pattern sample = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\S+)$");
+        long value = -1;
+        for (int i = 0; i < 100 && value != expected; i++) {
+            String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            Matcher m = sample.matcher(body);
+            assertTrue(m.find(), name + " missing from /metrics:\n" + body);
+            value = (long) Double.parseDouble(m.group(1));
+            if (value != expected) {
+                Thread.sleep(100);
+            }
+        }
+        return value;
     }
 
     private static boolean versionEventSeen(KafkaAccess kafka, ObjectId commit) {

@@ -74,4 +74,25 @@ class MeritLauncherIT {
         assertEquals(0, opts.code(), opts.toString());
         assertTrue(opts.err().contains("version \"2"), opts.err());
     }
+
+    @Test
+    void serveRunsTheCoordinatorsProgram() throws Exception {
+        for (String[] args : List.of(new String[] {"serve", "--help"}, new String[] {"help", "serve"}, new String[] {"-q", "serve", "-h"})) {
+            Run help = merit(Map.of(), args);
+            assertEquals(0, help.code(), help.toString());
+            assertTrue(help.out().contains("Usage: merit serve") && help.out().contains("--policy"), help.out());
+        }
+        Run bad = merit(Map.of(), "serve", "--polcy", "batch");
+        assertEquals(2, bad.code(), bad.toString());
+        assertTrue(bad.err().contains("--polcy"), bad.err());
+    }
+
+    @Test
+    void demoSharesAModelThroughACoordinatorItStartsWithMeritServe() throws Exception {
+        Run demo = merit(Map.of(), "demo", "--params", "20000", "--dir", dir.resolve("demo").toString());
+        assertEquals(0, demo.code(), demo.toString());
+        assertTrue(demo.out().contains("[coordinator] Merit coordinator on 127.0.0.1:"), demo.out());
+        assertTrue(demo.out().contains("the coordinator merged the batch into "), demo.out());
+        assertTrue(demo.out().contains("demo finished: every step succeeded"), demo.out());
+    }
 }

@@ -4,7 +4,6 @@ import dev.merit.coordinator.Coordinator;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
-import dev.merit.proto.v1.Role;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.ObjectId;
 import dev.merit.store.ProgressListener;
@@ -42,9 +41,9 @@ final class CoordinatorFixture implements AutoCloseable {
             ObjectId id = local.commit().setSource(f).setMessage("base").call().id();
             c.publish(local, "main", id, ProgressListener.NONE);
             this.v0 = id;
-            this.alice = c.createToken("alice", Role.CONTRIBUTOR);
+            this.alice = c.createToken("alice", RemoteIdentity.Role.CONTRIBUTOR);
         }
-        this.aliceKey = dev.merit.coordinator.auth.Ed25519.generate();
+        this.aliceKey = dev.merit.wire.Ed25519.generate();
         try (RemoteClient c = client(alice)) {
             c.registerKey(aliceKey.getPublic().getEncoded());
         }

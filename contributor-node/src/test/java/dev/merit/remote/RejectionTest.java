@@ -6,18 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.merit.codec.DeltaCodec;
 import dev.merit.codec.EncodeOptions;
-import dev.merit.coordinator.auth.Ed25519;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.delta.SparseTensorDelta;
-import dev.merit.proto.v1.Proposal;
-import dev.merit.proto.v1.ProposalStatus;
-import dev.merit.proto.v1.Role;
 import dev.merit.store.ObjectId;
 import dev.merit.store.ProgressListener;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
+import dev.merit.wire.Ed25519;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -67,11 +64,11 @@ class RejectionTest {
         return Models.sparseTune(fx.base, dir.resolve(name + ".safetensors"), 0.01, seed);
     }
 
-    private Proposal pushRejected(ProposalUpload u, String expected) {
+    private RemoteProposal pushRejected(ProposalUpload u, String expected) {
         try (RemoteClient c = fx.client(fx.alice)) {
-            Proposal p = c.push(u, ProgressListener.NONE).proposal();
-            assertEquals(ProposalStatus.REJECTED, p.getStatus(), p.toString());
-            assertTrue(p.getReasons(0).contains(expected), p.getReasons(0));
+            RemoteProposal p = c.push(u, ProgressListener.NONE).proposal();
+            assertEquals(RemoteProposal.Status.REJECTED, p.status(), p.toString());
+            assertTrue(p.reasons().get(0).contains(expected), p.reasons().get(0));
             assertEquals(head, fx.head(), "head must not move");
             return p;
         }
@@ -117,7 +114,7 @@ class RejectionTest {
     void readersCannotPush() {
         String reader;
         try (RemoteClient c = fx.client(fx.admin)) {
-            reader = c.createToken("rita", Role.READER);
+            reader = c.createToken("rita", RemoteIdentity.Role.READER);
         }
         ProposalUpload u = ProposalBuilder.sign(List.of(part(A, new long[] {4}, new float[] {0.25f})),
                 "main", fx.v0.name(), "rita", 0, "m", Ed25519.generate().getPrivate());
@@ -193,9 +190,9 @@ class RejectionTest {
                 ObjectId h = fx.head();
                 Path hf = dir.resolve("head" + i + ".safetensors");
                 fx.coord.repository().checkout(h, hf, ProgressListener.NONE);
-                Proposal p = c.push(fx.proposal(hf, Models.sparseTune(hf, dir.resolve("s" + i + ".safetensors"), 0.01, 40 + i), h),
+                RemoteProposal p = c.push(fx.proposal(hf, Models.sparseTune(hf, dir.resolve("s" + i + ".safetensors"), 0.01, 40 + i), h),
                         ProgressListener.NONE).proposal();
-                assertEquals(ProposalStatus.MERGED, p.getStatus(), p.toString());
+                assertEquals(RemoteProposal.Status.MERGED, p.status(), p.toString());
             }
         }
         head = fx.head();
@@ -206,8 +203,8 @@ class RejectionTest {
     void duplicatesAreRefused() {
         ProposalUpload u = fx.proposal(fx.base, tuned("t", 1), fx.v0);
         try (RemoteClient c = fx.client(fx.alice)) {
-            Proposal first = c.push(u, ProgressListener.NONE).proposal();
-            assertEquals(ProposalStatus.MERGED, first.getStatus(), first.toString());
+            RemoteProposal first = c.push(u, ProgressListener.NONE).proposal();
+            assertEquals(RemoteProposal.Status.MERGED, first.status(), first.toString());
         }
         head = fx.head();
         pushRejected(u, "same digest as proposal p1");
@@ -255,7 +252,7 @@ class RejectionTest {
             assertTrue(held > 0 && held < u.payloadBytes(), "held " + held);
             // The same proposal again: the client asks for the offset and sends only the rest.
             RemoteClient.PushResult r = c.push(u, ProgressListener.NONE);
-            assertEquals(ProposalStatus.MERGED, r.proposal().getStatus(), r.proposal().toString());
+            assertEquals(RemoteProposal.Status.MERGED, r.proposal().status(), r.proposal().toString());
         }
         assertTrue(!fx.head().equals(head), "merged after the resume");
     }

@@ -10,8 +10,6 @@ import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.validate.Evaluator;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
-import dev.merit.proto.v1.Proposal;
-import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.safetensors.SafetensorsWriter;
 import dev.merit.store.ObjectId;
@@ -35,28 +33,28 @@ class ReviewAndQualityGateTest {
         try (CoordinatorFixture fx = new CoordinatorFixture(dir, PolicyConfig.defaults().withPolicy(MergePolicy.MANUAL),
                 ValidationConfig.defaults(), null)) {
             ObjectId v0 = fx.head();
-            Proposal p1;
-            Proposal p2;
+            RemoteProposal p1;
+            RemoteProposal p2;
             try (RemoteClient alice = fx.client(fx.alice)) {
                 p1 = alice.push(fx.proposal(fx.base, Models.sparseTune(fx.base, dir.resolve("t1.safetensors"), 0.01, 1), v0),
                         ProgressListener.NONE).proposal();
                 p2 = alice.push(fx.proposal(fx.base, Models.sparseTune(fx.base, dir.resolve("t2.safetensors"), 0.01, 2), v0),
                         ProgressListener.NONE).proposal();
-                assertEquals(ProposalStatus.ACCEPTED, p1.getStatus());
+                assertEquals(RemoteProposal.Status.ACCEPTED, p1.status());
                 assertEquals(v0, fx.head(), "accepted is not merged under the manual policy");
-                RemoteException e = assertThrows(RemoteException.class, () -> alice.review(p1.getId(), true, "self-approval"));
+                RemoteException e = assertThrows(RemoteException.class, () -> alice.review(p1.id(), true, "self-approval"));
                 assertEquals(Status.Code.PERMISSION_DENIED, e.code());
             }
             try (RemoteClient maint = fx.client(fx.admin)) {
-                Proposal rejected = maint.review(p2.getId(), false, "not this one");
-                assertEquals(ProposalStatus.REJECTED, rejected.getStatus());
-                assertTrue(rejected.getReview().contains("rejected by admin: not this one"), rejected.getReview());
+                RemoteProposal rejected = maint.review(p2.id(), false, "not this one");
+                assertEquals(RemoteProposal.Status.REJECTED, rejected.status());
+                assertTrue(rejected.review().orElse("").contains("rejected by admin: not this one"), rejected.review().orElse(""));
                 assertEquals(v0, fx.head());
-                Proposal merged = maint.review(p1.getId(), true, "looks good");
-                assertEquals(ProposalStatus.MERGED, merged.getStatus());
-                assertEquals(fx.head().name(), merged.getMergedIn());
+                RemoteProposal merged = maint.review(p1.id(), true, "looks good");
+                assertEquals(RemoteProposal.Status.MERGED, merged.status());
+                assertEquals(fx.head().name(), merged.mergedIn().orElse(""));
                 assertNotEquals(v0, fx.head());
-                RemoteException again = assertThrows(RemoteException.class, () -> maint.review(p2.getId(), true, ""));
+                RemoteException again = assertThrows(RemoteException.class, () -> maint.review(p2.id(), true, ""));
                 assertEquals(Status.Code.FAILED_PRECONDITION, again.code());
                 assertTrue(fx.coord.repository().readCommit(fx.head()).provenance().toString().contains("approved by admin"));
             }
@@ -96,14 +94,14 @@ class ReviewAndQualityGateTest {
             ObjectId v0 = fx.head();
             Path away = Models.sparseTune(fx.base, d2.resolve("away.safetensors"), 0.05, 5);
             try (RemoteClient alice = fx.client(fx.alice)) {
-                Proposal bad = alice.push(fx.proposal(fx.base, away, v0), ProgressListener.NONE).proposal();
-                assertEquals(ProposalStatus.REJECTED, bad.getStatus());
-                assertTrue(bad.getReasons(0).startsWith("score drops distance to target"), bad.getReasons(0));
+                RemoteProposal bad = alice.push(fx.proposal(fx.base, away, v0), ProgressListener.NONE).proposal();
+                assertEquals(RemoteProposal.Status.REJECTED, bad.status());
+                assertTrue(bad.reasons().get(0).startsWith("score drops distance to target"), bad.reasons().get(0));
                 assertEquals(v0, fx.head());
                 Path toward = halfway(fx.base, dirTarget, d2.resolve("toward.safetensors"));
-                Proposal good = alice.push(fx.proposal(fx.base, toward, v0), ProgressListener.NONE).proposal();
-                assertEquals(ProposalStatus.MERGED, good.getStatus(), good.toString());
-                assertTrue(good.getChecksList().stream().anyMatch(c -> c.getName().equals("quality") && c.getPassed()));
+                RemoteProposal good = alice.push(fx.proposal(fx.base, toward, v0), ProgressListener.NONE).proposal();
+                assertEquals(RemoteProposal.Status.MERGED, good.status(), good.toString());
+                assertTrue(good.checks().stream().anyMatch(c -> c.name().equals("quality") && c.passed()));
             }
         }
     }

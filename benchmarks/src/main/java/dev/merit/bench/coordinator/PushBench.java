@@ -3,16 +3,15 @@ package dev.merit.bench.coordinator;
 import dev.merit.codec.DeltaCodec;
 import dev.merit.codec.EncodeOptions;
 import dev.merit.coordinator.Coordinator;
-import dev.merit.coordinator.auth.Ed25519;
 import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.delta.SparseTensorDelta;
 import dev.merit.merge.Strategy;
-import dev.merit.proto.v1.ProposalStatus;
-import dev.merit.proto.v1.Role;
 import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
 import dev.merit.remote.RemoteClient;
+import dev.merit.remote.RemoteIdentity;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.safetensors.SafetensorsWriter;
 import dev.merit.store.ObjectId;
@@ -20,6 +19,7 @@ import dev.merit.store.ProgressListener;
 import dev.merit.store.Repository;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
+import dev.merit.wire.Ed25519;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -90,7 +90,7 @@ public final class PushBench {
                 List<KeyPair> keys = new ArrayList<>();
                 try (RemoteClient cl = RemoteClient.connect(url, admin)) {
                     for (int i = 0; i < c; i++) {
-                        tokens.add(cl.createToken("c" + i, Role.CONTRIBUTOR));
+                        tokens.add(cl.createToken("c" + i, RemoteIdentity.Role.CONTRIBUTOR));
                         KeyPair kp = Ed25519.generate();
                         keys.add(kp);
                         try (RemoteClient me = RemoteClient.connect(url, tokens.get(i))) {
@@ -121,10 +121,10 @@ public final class PushBench {
                                 try (RemoteClient me = RemoteClient.connect(url, tokens.get(k))) {
                                     began[k] = System.nanoTime();
                                     var res = me.push(uploads.get(k), ProgressListener.NONE);
-                                    if (res.proposal().getStatus() == ProposalStatus.REJECTED) {
-                                        throw new IllegalStateException("rejected: " + res.proposal().getReasonsList());
+                                    if (res.proposal().status() == RemoteProposal.Status.REJECTED) {
+                                        throw new IllegalStateException("rejected: " + res.proposal().reasons());
                                     }
-                                    ids[k] = res.proposal().getId();
+                                    ids[k] = res.proposal().id();
                                 }
                                 return null;
                             }));

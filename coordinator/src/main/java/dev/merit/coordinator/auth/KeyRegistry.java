@@ -3,6 +3,7 @@ package dev.merit.coordinator.auth;
 import dev.merit.coordinator.CoordinatorException;
 import dev.merit.store.Repository;
 import dev.merit.store.Transaction;
+import dev.merit.wire.Ed25519;
 import java.util.Arrays;
 import java.util.Optional;
 

@@ -16,6 +16,7 @@ import dev.merit.proto.v1.ProposalServiceGrpc;
 import dev.merit.proto.v1.PushRequest;
 import dev.merit.proto.v1.PushResponse;
 import dev.merit.proto.v1.ReviewRequest;
+import dev.merit.wire.WireConvert;
 import io.grpc.stub.StreamObserver;
 import java.util.function.LongConsumer;
 
@@ -49,7 +50,7 @@ final class ProposalGrpcService extends ProposalServiceGrpc.ProposalServiceImplB
                         if (session != null) {
                             throw new InvalidInputException("push: a second header in one stream");
                         }
-                        session = proposals.open(who, Convert.spec(req.getHeader()), req.getHeader().getResumeOffset());
+                        session = proposals.open(who, WireConvert.spec(req.getHeader()), req.getHeader().getResumeOffset());
                         session.result().ifPresent(this::reply);
                     } else {
                         if (session == null) {

@@ -4,6 +4,7 @@ import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
+import dev.merit.coordinator.events.Topics;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.NotFoundException;
 import dev.merit.proto.v1.Branch;
@@ -15,7 +16,6 @@ import dev.merit.proto.v1.ListBranchesResponse;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
 import dev.merit.proto.v1.LogResponse;
-import dev.merit.coordinator.events.Topics;
 import dev.merit.proto.v1.PublishRequest;
 import dev.merit.proto.v1.PublishResponse;
 import dev.merit.proto.v1.VersionEvent;
@@ -26,6 +26,8 @@ import dev.merit.store.ObjectId;
 import dev.merit.store.ObjectKind;
 import dev.merit.store.RefUpdate;
 import dev.merit.store.Repository;
+import dev.merit.wire.ObjectPieces;
+import dev.merit.wire.WireConvert;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayDeque;
@@ -88,7 +90,7 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
         try {
             AuthInterceptor.principal().require(Role.READER, "fetching");
             head = versions.requireHead(req.getBranch());
-            List<ObjectId> have = req.getHaveList().stream().map(Convert::id).toList();
+            List<ObjectId> have = req.getHaveList().stream().map(WireConvert::id).toList();
             objects = repo.missingObjects(head, have);
         } catch (RuntimeException e) {
             out.onError(Errors.toStatus(e));
@@ -145,7 +147,7 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
                     if (req.hasStart()) {
                         who.require(Role.MAINTAINER, "publishing a branch");
                         branch = req.getStart().getBranch();
-                        commit = Convert.id(req.getStart().getCommit());
+                        commit = WireConvert.id(req.getStart().getCommit());
                         if (versions.head(branch).isPresent()) {
                             throw new CoordinatorException(CoordinatorException.Kind.ALREADY_EXISTS, "branch '" + branch
                                     + "' already exists on the coordinator; pushes to it are proposals");

@@ -3,6 +3,7 @@ package dev.merit.coordinator.proposals;
 import dev.merit.coordinator.validate.CheckResult;
 import dev.merit.coordinator.validate.Ingest;
 import dev.merit.coordinator.validate.Rejection;
+import dev.merit.wire.ProposalSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

@@ -1,7 +1,7 @@
 package dev.merit.coordinator.validate;
 
-import dev.merit.coordinator.proposals.ProposalSpec;
 import dev.merit.tensor.TensorInfo;
+import dev.merit.wire.ProposalSpec;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

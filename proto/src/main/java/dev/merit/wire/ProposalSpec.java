@@ -1,4 +1,4 @@
-package dev.merit.coordinator.proposals;
+package dev.merit.wire;
 
 import dev.merit.tensor.TensorInfo;
 import java.util.HexFormat;

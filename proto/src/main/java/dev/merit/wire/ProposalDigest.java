@@ -1,4 +1,4 @@
-package dev.merit.coordinator.proposals;
+package dev.merit.wire;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.merit.coordinator.auth;
+package dev.merit.wire;
 
 import dev.merit.error.InvalidInputException;
 import java.security.GeneralSecurityException;

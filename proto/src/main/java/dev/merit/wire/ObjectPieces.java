@@ -1,4 +1,4 @@
-package dev.merit.coordinator.grpc;
+package dev.merit.wire;
 
 import com.google.protobuf.ByteString;
 import dev.merit.error.InvalidInputException;
@@ -27,7 +27,7 @@ public final class ObjectPieces {
         int at = 0;
         do {
             int n = Math.min(PIECE, bytes.length - at);
-            out.add(ObjectPiece.newBuilder().setType(type(kind)).setId(Convert.id(id)).setSize(bytes.length).setOffset(at)
+            out.add(ObjectPiece.newBuilder().setType(type(kind)).setId(WireConvert.id(id)).setSize(bytes.length).setOffset(at)
                     .setData(ByteString.copyFrom(bytes, at, n)).build());
             at += n;
         } while (at < bytes.length);
@@ -74,7 +74,7 @@ public final class ObjectPieces {
         }
 
         public void accept(ObjectPiece p) {
-            ObjectId id = Convert.id(p.getId());
+            ObjectId id = WireConvert.id(p.getId());
             if (current == null) {
                 if (p.getOffset() != 0) {
                     throw new InvalidInputException("object " + id.abbreviate(12) + ": first piece at offset " + p.getOffset());
