@@ -34,12 +34,14 @@ public final class EventBus implements AutoCloseable {
     private final EmbeddedKafka broker;
     private final OutboxRelay relay;
     private final String bootstrap;
+    private final EventFeed feed = new EventFeed();
     private boolean closed;
 
     private EventBus(EmbeddedKafka broker, OutboxRelay relay, String bootstrap) {
         this.broker = broker;
         this.relay = relay;
         this.bootstrap = bootstrap;
+        relay.feed(feed);
     }
 
     /**
@@ -86,6 +88,11 @@ public final class EventBus implements AutoCloseable {
     /** Where clients reach the bus's Kafka ({@code bootstrap.servers}). */
     public String bootstrapServers() {
         return bootstrap;
+    }
+
+    /** The events as they are published, for in-process subscribers. */
+    public EventFeed feed() {
+        return feed;
     }
 
     /** Asks the relay to publish now; call after a transaction that added events. Never blocks. */
