@@ -25,8 +25,14 @@ public record Conflict(String other, String contributor, String status, long ove
         return overlap == 0 ? Double.NaN : (double) signAgreements / overlap;
     }
 
-    /** True when merging the two would fight: they share entries and mostly disagree, or point apart. */
+    /** Below this cosine two changes pull the model apart enough to flag (a few shared entries by chance stay near 0). */
+    public static final double FIGHT_COSINE = -0.05;
+
+    /**
+     * True when merging the two would fight: they share entries and point apart over the whole
+     * model. Sign agreement alone is not enough: on a small chance overlap it is noise.
+     */
     public boolean fights() {
-        return overlap > 0 && (signAgreement() < 0.5 || cosine < 0);
+        return overlap > 0 && cosine < FIGHT_COSINE;
     }
 }

@@ -17,7 +17,7 @@
       else if (k === "text") e.textContent = v;
       else e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : String(k));
+    for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : String(k));
     return e;
   }
 
@@ -187,7 +187,7 @@
   // ------------------------------------------------------------------ formatting
 
   const bytes = n => n >= 1 << 20 ? (n / (1 << 20)).toFixed(2) + " MiB" : n >= 1024 ? (n / 1024).toFixed(1) + " KiB" : n + " B";
-  const pct = x => x === null || x === undefined ? "n/a" : (100 * x).toFixed(x < 0.01 ? 3 : 1) + "%";
+  const pct = x => x === null || x === undefined ? "n/a" : x === 0 ? "0%" : (100 * x).toFixed(x < 0.01 ? 3 : 1) + "%";
   const short = s => String(s || "").slice(0, 12);
   const time = s => new Date(s).toLocaleString();
   const STATUS = { accepted: "\u25CB waiting", merged: "\u2713 merged", rejected: "\u2717 rejected" };
@@ -274,7 +274,7 @@
 
   function mergePanel() {
     const strategy = strategySelect("merge-strategy");
-    const step = el("input", { id: "merge-step", type: "text", value: "", placeholder: "1.0", size: 6 });
+    const step = el("input", { id: "merge-step", type: "text", class: "short", value: "", placeholder: "1.0", inputmode: "decimal" });
     const out = el("div", { id: "preview" });
     const params = () => {
       const p = {};
