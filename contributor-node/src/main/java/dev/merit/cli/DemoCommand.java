@@ -80,7 +80,7 @@ final class DemoCommand extends BaseCommand {
             String admin = coord.initialAdminToken().orElseThrow();
             out().println("coordinator on " + url + " (batch of 3, fisher); Kafka at "
                     + coord.events().map(e -> e.bootstrapServers()).orElse("-")
-                    + "; metrics on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/metrics");
+                    + "; review page on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/ (metrics at /metrics)");
             rc |= step(work, "remote", "add", "origin", url, "--token", admin);
             rc |= step(work, "push", "origin", "main");
             ObjectId published = coord.versions().requireHead("main");

@@ -150,7 +150,9 @@ class ReviewPageBrowserTest {
         WebElement other = driver.findElement(By.cssSelector("#conflicts tr[data-other='" + second.getId() + "']"));
         assertFalse(other.getText().contains("conflicts"), other.getText());
         assertTrue(driver.findElement(By.id("facts")).getText().contains("verified"));
+        driver.manage().window().setSize(new Dimension(1280, 1600));
         shot("detail");
+        driver.manage().window().setSize(new Dimension(1280, 900));
     }
 
     @Test

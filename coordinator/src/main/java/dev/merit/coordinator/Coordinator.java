@@ -300,7 +300,7 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
 
-        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
             return this;

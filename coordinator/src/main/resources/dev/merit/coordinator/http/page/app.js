@@ -412,13 +412,13 @@
     }
     view(
       el("p", {}, el("a", { href: "#/proposals" }, "\u2190 All proposals")),
-      el("section", { class: "card" }, el("h2", { id: "detail-title" }, `Proposal ${p.id} by ${p.contributor}`),
+      el("section", { class: "card" }, el("h2", { id: "detail-title", tabindex: "-1" }, `Proposal ${p.id} by ${p.contributor}`),
         el("div", { class: "grid2" }, facts, el("div", {}, el("h3", {}, "Validation"), checks))),
       actions,
       el("section", { class: "card" }, el("h2", {}, "Per-tensor change"), charts, tensorTable),
       el("section", { class: "card" }, el("h2", {}, "Conflicts with other waiting proposals"),
-        el("p", { class: "hint" }, "Overlap counts entries both change; low sign agreement or a negative cosine means merging them cancels out."), conflicts));
-    if (!quiet) $("detail-title").scrollIntoView({ block: "start" });
+        el("p", { class: "hint" }, "Overlap counts entries both change; sign agreement is measured on them. A cosine below -0.05 over the whole model is flagged: merging the two cancels them out."), conflicts));
+    if (!quiet) { window.scrollTo(0, 0); $("detail-title").focus({ preventScroll: true }); }
   }
 
   // ------------------------------------------------------------------ history

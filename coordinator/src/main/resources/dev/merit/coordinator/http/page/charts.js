@@ -27,14 +27,14 @@
   // items: [{label, value}] -> horizontal bars scaled to the largest value
   function bars(title, items, opts) {
     const o = opts || {};
-    const labelW = 150, barW = 300, valueW = 70, row = 22, top = 24;
+    const labelW = 110, barW = 220, valueW = 70, row = 22, top = 24;
     const width = labelW + barW + valueW, height = top + row * Math.max(items.length, 1) + 6;
     const s = root(width, height, title);
     s.appendChild(svg("text", { x: 0, y: 14, "font-weight": 600 }, title));
     const max = Math.max(...items.map(i => (Number.isFinite(i.value) ? i.value : 0)), 0);
     items.forEach((it, n) => {
       const y = top + n * row;
-      const label = it.label.length > 22 ? it.label.slice(0, 21) + "\u2026" : it.label;
+      const label = it.label.length > 16 ? it.label.slice(0, 15) + "\u2026" : it.label;
       s.appendChild(svg("text", { x: labelW - 6, y: y + 15, "text-anchor": "end" }, label));
       const v = Number.isFinite(it.value) ? it.value : 0;
       const w = max > 0 ? Math.max(1, (v / max) * barW) : 1;
