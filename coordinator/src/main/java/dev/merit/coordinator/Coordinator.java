@@ -11,6 +11,7 @@ import dev.merit.coordinator.policy.PolicyRunner;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.proposals.Uploads;
+import dev.merit.coordinator.review.ReviewService;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.store.Repository;
@@ -103,6 +104,8 @@ public final class Coordinator implements AutoCloseable {
                 b.hooks.merged(branch, commit, n, took);
             });
             proposals.setPolicy(policy);
+            ReviewService review = new ReviewService(tokens, proposals, policy, versions);
+            http.ifPresent(h -> h.serveReviewPage(review, events.map(EventBus::feed)));
             proposals.setDecisionListener(r -> {
                 if (r.status() == dev.merit.coordinator.proposals.ProposalRecord.Status.REJECTED) {
                     metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
@@ -304,7 +307,7 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
 
-        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
             return this;

@@ -99,7 +99,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
             out.printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
-            c.httpPort().ifPresent(p -> out.printf("HTTP on %s:%d%n", host, p));
+            c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             c.initialAdminToken().ifPresent(t -> out.println("Admin token (shown once): " + t));
             out.flush();

@@ -85,6 +85,7 @@ final class OutboxRelay implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean topicsReady;
+    private volatile EventFeed feed = new EventFeed();
 
     OutboxRelay(Repository repo, KafkaAccess access, CoordinatorMetrics metrics) {
         this(repo, access, metrics, DEFAULT_CLIENT_TIMEOUT);
@@ -97,6 +98,11 @@ final class OutboxRelay implements AutoCloseable {
         this.metrics = metrics;
         this.clientTimeout = clientTimeout;
         this.thread = Thread.ofPlatform().name("merit-outbox-relay").daemon().unstarted(this::run);
+    }
+
+    /** Where acknowledged events are handed after they leave the outbox. */
+    void feed(EventFeed f) {
+        this.feed = f;
     }
 
     void start() {
@@ -234,6 +240,7 @@ final class OutboxRelay implements AutoCloseable {
             repo.outbox().remove(acked);
             published.addAndGet(acked.size());
             metrics.eventsPublished(acked.size());
+            feed.published(acked);
         }
         if (failure != null) {
             throw failure;

@@ -9,8 +9,10 @@ import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.merge.MergeInput;
+import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
+import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.CommitResult;
 import dev.merit.store.MergeOutput;
@@ -50,25 +52,21 @@ final class MergeRunner {
         this.config = config;
     }
 
+    /** What a merge would produce, computed without committing (the review page's preview). */
+    record Preview(ObjectId head, MergeResult result) {}
+
     Merged merge(String branch, List<ProposalRecord> proposals) {
+        return merge(branch, proposals, config.strategy(), config.parameters());
+    }
+
+    Merged merge(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
         long t0 = System.nanoTime();
         ObjectId head = versions.requireHead(branch);
-        List<StoredDelta> sources = new ArrayList<>();
-        try (SafetensorsFile base = repo.openVersion(head)) {
-            Map<String, TensorInfo> layout = new LinkedHashMap<>();
-            base.tensors().forEach(t -> layout.put(t.name(), t));
-            List<MergeInput> inputs = new ArrayList<>();
-            for (ProposalRecord p : proposals) {
-                StoredDelta d = new StoredDelta(store, p, layout);
-                sources.add(d);
-                inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
-            }
-            Merger merger = Merger.builder().base(base).inputs(inputs).strategy(config.strategy())
-                    .parameters(config.parameters()).build();
+        return withMerger(head, proposals, strategy, parameters, false, merger -> {
             // Proposals are sparse, so the merge only computes the union of their supports and
             // commits the head plus the changed entries; a full merge to a file is the fallback.
             try (MergeOutput merged = MergeOutput.run(repo, merger)) {
-                ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse());
+                ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse(), strategy, parameters);
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                         + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
                 Instant now = Instant.now();
@@ -80,26 +78,55 @@ final class MergeRunner {
                                 store.dequeue(tx, m);
                             }
                             tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
-                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
+                                    proposals.stream().map(ProposalRecord::id).toList(), strategy.id(), now).toJson());
                         }).call();
                 List<ObjectId> parents = r.commit().parents();
                 versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
-                        config.strategy().id(), now, versions.number(r.id())));
+                        strategy.id(), now, versions.number(r.id())));
                 return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
                         Duration.ofNanos(System.nanoTime() - t0));
             }
+        });
+    }
+
+    /** Runs the merge with statistics (the engine's explain output) and discards the result. */
+    Preview preview(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
+        ObjectId head = versions.requireHead(branch);
+        return withMerger(head, proposals, strategy, parameters, true, merger -> {
+            try (MergeOutput merged = MergeOutput.run(repo, merger)) {
+                return new Preview(head, merged.result());
+            }
+        });
+    }
+
+    private <T> T withMerger(ObjectId head, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters,
+                             boolean statistics, java.util.function.Function<Merger, T> run) {
+        List<StoredDelta> sources = new ArrayList<>();
+        try (SafetensorsFile base = repo.openVersion(head)) {
+            Map<String, TensorInfo> layout = new LinkedHashMap<>();
+            base.tensors().forEach(t -> layout.put(t.name(), t));
+            List<MergeInput> inputs = new ArrayList<>();
+            for (ProposalRecord p : proposals) {
+                StoredDelta d = new StoredDelta(store, p, layout);
+                sources.add(d);
+                inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
+            }
+            Merger merger = Merger.builder().base(base).inputs(inputs).strategy(strategy)
+                    .parameters(parameters).statistics(statistics).build();
+            return run.apply(merger);
         } finally {
             sources.forEach(StoredDelta::close);
         }
     }
 
-    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse) {
+    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse,
+                                  Strategy strategy, MergeParameters parameters) {
         ObjectNode m = Json.object();
         m.put("policy", config.policy().id());
-        m.put("strategy", config.strategy().id());
+        m.put("strategy", strategy.id());
         m.put("mode", sparse ? "sparse" : "dense");
         ObjectNode params = m.putObject("parameters");
-        config.parameters().asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
+        parameters.asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
         m.put("base", head.name());
         m.put("merge_seconds", result.nanos() / 1e9);
         ArrayNode ps = m.putArray("proposals");

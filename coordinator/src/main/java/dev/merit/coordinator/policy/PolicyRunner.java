@@ -7,6 +7,9 @@ import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
+import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -101,6 +104,54 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
             ProposalRecord approved = p.reviewed(true, who.name(), message);
             return mergeNow(p.branch(), List.of(approved)).getFirst();
         });
+    }
+
+    /** What merging chosen proposals would give: the head it starts from and the engine's result with statistics. */
+    public record Preview(String head, dev.merit.merge.MergeResult result) {}
+
+    /**
+     * A maintainer merges chosen accepted proposals of {@code branch} with a chosen strategy, as
+     * one merge commit like the policy's own; returns the proposals as merged.
+     */
+    public List<ProposalRecord> mergeSelected(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "merging proposals");
+        return onMergeThread(() -> {
+            List<ProposalRecord> chosen = selected(branch, ids).stream().map(p -> p.reviewed(true, who.name(), "merged with " + strategy.id())).toList();
+            MergeRunner.Merged m = runner.merge(branch, chosen, strategy, parameters);
+            eventsWritten.run();
+            listener.merged(branch, new ObjectIdName(m.commit().name()), chosen.size(), m.took());
+            return m.proposals();
+        });
+    }
+
+    /** The statistics of merging chosen proposals, computed and thrown away: nothing is committed. */
+    public Preview preview(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "previewing a merge");
+        MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters);
+        return new Preview(p.head().name(), p.result());
+    }
+
+    private List<ProposalRecord> selected(String branch, List<String> ids) {
+        if (ids.isEmpty()) {
+            throw new InvalidInputException("choose at least one proposal to merge");
+        }
+        if (new java.util.HashSet<>(ids).size() != ids.size()) {
+            throw new InvalidInputException("a proposal is chosen twice: " + ids);
+        }
+        versions.requireHead(branch);
+        List<ProposalRecord> out = new java.util.ArrayList<>();
+        for (String id : ids) {
+            ProposalRecord p = store.get(id);
+            if (!p.branch().equals(branch)) {
+                throw new InvalidInputException("proposal " + id + " is on branch '" + p.branch() + "', not '" + branch + "'");
+            }
+            if (p.status() != ProposalRecord.Status.ACCEPTED) {
+                throw new CoordinatorException(CoordinatorException.Kind.FAILED_PRECONDITION,
+                        "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be merged");
+            }
+            out.add(p);
+        }
+        return out;
     }
 
     /** Merges whatever waits on {@code branch} now (tests, shutdown, an operator's nudge); returns how many merged. */
