@@ -8,6 +8,7 @@ import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -33,23 +35,35 @@ import java.util.stream.Collectors;
  * count) at the union of their positions only, and the result is committed as the head plus
  * the changed entries with provenance naming every proposal, its contributor,
  * weight, staleness and verdicts, the strategy and its parameters. The proposals are marked
- * merged, dequeued and announced in the commit's own batch. Runs on one thread.
+ * merged, dequeued and announced in the commit's own batch. A result with non-finite values or
+ * a change beyond the norm bounds is refused ({@link Refused}) before anything is written. Runs
+ * on one thread.
  */
 final class MergeRunner {
 
     /** What a merge produced, for metrics and callers. */
     record Merged(ObjectId commit, List<ProposalRecord> proposals, Duration took) {}
 
+    /** The merge result would break the model (non-finite, or beyond the norm bounds); nothing was committed. */
+    static final class Refused extends RuntimeException {
+        Refused(String message) {
+            super(message, null, false, false); // a verdict, not a fault: no stack trace in the log
+        }
+    }
+
     private final Repository repo;
     private final ProposalStore store;
     private final Versions versions;
     private final PolicyConfig config;
+    private final ValidationConfig bounds;
 
-    MergeRunner(ProposalStore store, Versions versions, PolicyConfig config) {
+    /** {@code bounds}: the norm limits a merge's change to the head must respect, as each proposal does. */
+    MergeRunner(ProposalStore store, Versions versions, PolicyConfig config, ValidationConfig bounds) {
         this.repo = store.repository();
         this.store = store;
         this.versions = versions;
         this.config = config;
+        this.bounds = bounds;
     }
 
     /** What a merge would produce, computed without committing (the review page's preview). */
@@ -62,13 +76,18 @@ final class MergeRunner {
     Merged merge(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
         long t0 = System.nanoTime();
         ObjectId head = versions.requireHead(branch);
-        return withMerger(head, proposals, strategy, parameters, false, merger -> {
+        return withMerger(head, proposals, strategy, parameters, false, (merger, base) -> {
             // Proposals are sparse, so the merge only computes the union of their supports and
             // commits the head plus the changed entries; a full merge to a file is the fallback.
             try (MergeOutput merged = MergeOutput.run(repo, merger)) {
+                Optional<String> broken = merged.check(base).violation(bounds.maxTensorNorm(), bounds.maxTotalNorm());
+                if (broken.isPresent()) {
+                    throw new Refused("merge of " + names(proposals) + " refused: " + broken.get() + "; '" + branch
+                            + "' stays at " + head.abbreviate(12));
+                }
                 ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse(), strategy, parameters);
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
-                        + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
+                        + names(proposals);
                 Instant now = Instant.now();
                 CommitResult r = merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
                         .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
@@ -92,7 +111,7 @@ final class MergeRunner {
     /** Runs the merge with statistics (the engine's explain output) and discards the result. */
     Preview preview(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
         ObjectId head = versions.requireHead(branch);
-        return withMerger(head, proposals, strategy, parameters, true, merger -> {
+        return withMerger(head, proposals, strategy, parameters, true, (merger, base) -> {
             try (MergeOutput merged = MergeOutput.run(repo, merger)) {
                 return new Preview(head, merged.result());
             }
@@ -100,7 +119,7 @@ final class MergeRunner {
     }
 
     private <T> T withMerger(ObjectId head, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters,
-                             boolean statistics, java.util.function.Function<Merger, T> run) {
+                             boolean statistics, java.util.function.BiFunction<Merger, SafetensorsFile, T> run) {
         List<StoredDelta> sources = new ArrayList<>();
         try (SafetensorsFile base = repo.openVersion(head)) {
             Map<String, TensorInfo> layout = new LinkedHashMap<>();
@@ -113,10 +132,14 @@ final class MergeRunner {
             }
             Merger merger = Merger.builder().base(base).inputs(inputs).strategy(strategy)
                     .parameters(parameters).statistics(statistics).build();
-            return run.apply(merger);
+            return run.apply(merger, base);
         } finally {
             sources.forEach(StoredDelta::close);
         }
+    }
+
+    private static String names(List<ProposalRecord> proposals) {
+        return proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
     }
 
     private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse,

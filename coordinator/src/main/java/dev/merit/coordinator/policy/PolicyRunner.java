@@ -50,7 +50,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         this.proposals = proposals;
         this.store = proposals.store();
         this.versions = versions;
-        this.runner = new MergeRunner(store, versions, config);
+        this.runner = new MergeRunner(store, versions, config, proposals.config());
         this.eventsWritten = eventsWritten;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "merit-merge");
@@ -182,7 +182,14 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     }
 
     private List<ProposalRecord> mergeNow(String branch, List<ProposalRecord> batch) {
-        MergeRunner.Merged m = runner.merge(branch, batch);
+        MergeRunner.Merged m;
+        try {
+            m = runner.merge(branch, batch);
+        } catch (MergeRunner.Refused e) {
+            // The head stays; the batch is rejected with the reason, so it is not retried forever.
+            failures.accept(e);
+            return batch.stream().map(p -> proposals.update(store.get(p.id()), x -> x.refused(e.getMessage()), true)).toList();
+        }
         eventsWritten.run();
         listener.merged(branch, new ObjectIdName(m.commit().name()), batch.size(), m.took());
         return m.proposals();

@@ -87,6 +87,11 @@ public final class ProposalService {
         this.decided = l;
     }
 
+    /** The bounds proposals are validated against (merge results are held to the same norms). */
+    public ValidationConfig config() {
+        return config;
+    }
+
     public ProposalStore store() {
         return store;
     }
