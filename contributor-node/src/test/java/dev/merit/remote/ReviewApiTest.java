@@ -67,6 +67,7 @@ class ReviewApiTest {
     void stop() {
         rf.close();
         Logger.getLogger("").removeHandler(capture);
+        Logger.getLogger("dev.merit").setLevel(null);
         synchronized (logged) {
             assertFalse(logged.isEmpty(), "the review actions log what was done");
             for (String line : logged) {
@@ -154,6 +155,17 @@ class ReviewApiTest {
         assertEquals(-1.0, c.path("cosine").asDouble(), 1e-3);
         assertTrue(c.path("fights").asBoolean());
 
+        // The same change again is refused on arrival as a duplicate: listed with its failed check, without a payload.
+        RemoteProposal dup;
+        try (RemoteClient alice = rf.fx.client(rf.fx.alice)) {
+            dup = alice.push(rf.fx.proposal(rf.headFile(), tuned, rf.fx.head()), dev.merit.store.ProgressListener.NONE).proposal();
+        }
+        JsonNode dd = json(rf.get("/api/proposals/" + dup.id(), rf.fx.admin));
+        assertEquals("rejected", dd.path("status").asText());
+        assertEquals(0, dd.path("tensors").size());
+        assertTrue(dd.path("checks").toString().contains("\"duplicate\""), dd.path("checks").toString());
+        assertTrue(dd.path("reasons").get(0).asText().contains(p.id()), dd.path("reasons").toString());
+
         assertEquals(200, rf.get("/api/proposals/" + p.id(), rf.fx.alice).statusCode(), "its author reads it");
         assertEquals(403, rf.get("/api/proposals/" + p.id(), rf.reader).statusCode(), "another reader does not");
         assertEquals(404, rf.get("/api/proposals/p999999", rf.fx.admin).statusCode());
@@ -190,6 +202,8 @@ class ReviewApiTest {
         assertEquals(200, rejected.statusCode(), rejected.body());
         assertEquals("rejected", json(rejected).path("status").asText());
         assertTrue(rf.fx.coord.proposals().store().get(b.id()).review().orElseThrow().contains("overfits the shard"));
+        assertEquals(2, json(rf.get("/api/proposals/" + b.id(), rf.fx.admin)).path("tensors").size(),
+                "a proposal rejected in review keeps its payload, so its change can still be read");
 
         HttpResponse<String> merged = rf.post(approve, rf.fx.admin, body("message", "good"));
         assertEquals(200, merged.statusCode(), merged.body());

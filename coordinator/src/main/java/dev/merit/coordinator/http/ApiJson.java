@@ -121,6 +121,8 @@ final class ApiJson {
         n.put("bytes", r.bytes());
         n.put("seconds", r.nanos() / 1e9);
         r.statistics().ifPresent(s -> n.set("statistics", statistics(s)));
+        score(n, "head_score", p.headScore());
+        score(n, "gate_score", p.mergedScore());
         return n;
     }
 

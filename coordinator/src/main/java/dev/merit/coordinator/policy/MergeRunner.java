@@ -8,6 +8,7 @@ import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.validate.Evaluator;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
@@ -20,6 +21,10 @@ import dev.merit.store.MergeOutput;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
 import dev.merit.tensor.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -27,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.stream.Collectors;
 
 /**
@@ -66,8 +72,11 @@ final class MergeRunner {
         this.bounds = bounds;
     }
 
-    /** What a merge would produce, computed without committing (the review page's preview). */
-    record Preview(ObjectId head, MergeResult result) {}
+    /**
+     * What a merge would produce, computed without committing (the review page's preview), and
+     * when an evaluator is given, the scores of the head and of the merged model.
+     */
+    record Preview(ObjectId head, MergeResult result, OptionalDouble headScore, OptionalDouble mergedScore) {}
 
     Merged merge(String branch, List<ProposalRecord> proposals) {
         return merge(branch, proposals, config.strategy(), config.parameters());
@@ -108,14 +117,46 @@ final class MergeRunner {
         });
     }
 
-    /** Runs the merge with statistics (the engine's explain output) and discards the result. */
-    Preview preview(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
+    /**
+     * Runs the merge with statistics (the engine's explain output) and discards the result; with
+     * an evaluator, merges once more into a scratch file to score the would-be model.
+     */
+    Preview preview(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters,
+                    Optional<Evaluator> evaluator) {
         ObjectId head = versions.requireHead(branch);
-        return withMerger(head, proposals, strategy, parameters, true, (merger, base) -> {
+        MergeResult result = withMerger(head, proposals, strategy, parameters, true, (merger, base) -> {
             try (MergeOutput merged = MergeOutput.run(repo, merger)) {
-                return new Preview(head, merged.result());
+                return merged.result();
             }
         });
+        if (evaluator.isEmpty()) {
+            return new Preview(head, result, OptionalDouble.empty(), OptionalDouble.empty());
+        }
+        Evaluator ev = evaluator.get();
+        Path scratch = repo.workDir().resolve(Repository.DIR_NAME).resolve("coordinator-tmp")
+                .resolve("preview-" + System.nanoTime() + ".safetensors");
+        try {
+            Files.createDirectories(scratch.getParent());
+            withMerger(head, proposals, strategy, parameters, false, (merger, base) -> merger.mergeTo(scratch));
+            // An evaluator scores one model at a time (its contract); pushes share it.
+            synchronized (ev) {
+                double headScore;
+                try (SafetensorsFile h = repo.openVersion(head)) {
+                    headScore = ev.score(h);
+                }
+                try (SafetensorsFile m = SafetensorsFile.open(scratch)) {
+                    return new Preview(head, result, OptionalDouble.of(headScore), OptionalDouble.of(ev.score(m)));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("merge preview: " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(scratch);
+            } catch (IOException ignored) {
+                // the coordinator clears its scratch directory on start
+            }
+        }
     }
 
     private <T> T withMerger(ObjectId head, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters,

@@ -106,8 +106,12 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         });
     }
 
-    /** What merging chosen proposals would give: the head it starts from and the engine's result with statistics. */
-    public record Preview(String head, dev.merit.merge.MergeResult result) {}
+    /**
+     * What merging chosen proposals would give: the head it starts from, the engine's result with
+     * statistics, and with a quality gate, the evaluator's scores of the head and the merged model.
+     */
+    public record Preview(String head, dev.merit.merge.MergeResult result, java.util.OptionalDouble headScore,
+                          java.util.OptionalDouble mergedScore) {}
 
     /**
      * A maintainer merges chosen accepted proposals of {@code branch} with a chosen strategy, as
@@ -127,8 +131,9 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     /** The statistics of merging chosen proposals, computed and thrown away: nothing is committed. */
     public Preview preview(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
         who.require(Role.MAINTAINER, "previewing a merge");
-        MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters);
-        return new Preview(p.head().name(), p.result());
+        MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters,
+                proposals.gate().map(dev.merit.coordinator.validate.QualityGate::evaluator));
+        return new Preview(p.head().name(), p.result(), p.headScore(), p.mergedScore());
     }
 
     private List<ProposalRecord> selected(String branch, List<String> ids) {

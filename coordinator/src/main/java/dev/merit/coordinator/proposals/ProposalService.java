@@ -96,6 +96,11 @@ public final class ProposalService {
         return store;
     }
 
+    /** The quality gate proposals pass, if the coordinator has an evaluator. */
+    public Optional<QualityGate> gate() {
+        return gate;
+    }
+
     /** Bytes held for an interrupted upload, -1 if none. */
     public long uploadOffset(Principal who, String uploadId) {
         who.require(Role.CONTRIBUTOR, "resuming an upload");

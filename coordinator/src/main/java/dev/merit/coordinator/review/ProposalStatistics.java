@@ -5,6 +5,7 @@ import dev.merit.codec.DeltaCodec;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.delta.SparseTensorDelta;
+import dev.merit.error.NotFoundException;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -34,10 +35,10 @@ public final class ProposalStatistics {
         this.store = store;
     }
 
-    /** Each changed tensor of {@code p}, in payload order. */
+    /** Each changed tensor of {@code p}, in payload order; empty if its payload was never stored (rejected on arrival). */
     public List<TensorChange> tensors(ProposalRecord p) {
-        if (p.status() == ProposalRecord.Status.REJECTED) {
-            return List.of(); // a rejected proposal's payload is not kept
+        if (!hasPayload(p)) {
+            return List.of();
         }
         ObjectId base = ObjectId.fromString(p.baseVersion());
         List<TensorChange> out = new ArrayList<>();
@@ -61,14 +62,14 @@ public final class ProposalStatistics {
     /** How {@code p} meets each of {@code others} (same branch): overlap, sign agreement and cosine. */
     public List<Conflict> conflicts(ProposalRecord p, List<ProposalRecord> others) {
         List<Conflict> out = new ArrayList<>();
-        if (p.status() == ProposalRecord.Status.REJECTED) {
+        if (!hasPayload(p)) {
             return out;
         }
         try (Arena arena = Arena.ofConfined()) {
             Map<String, SparseTensorDelta> mine = decode(p, arena);
             double myNorm = norm(mine);
             for (ProposalRecord o : others) {
-                if (o.id().equals(p.id()) || o.status() == ProposalRecord.Status.REJECTED || !o.branch().equals(p.branch())) {
+                if (o.id().equals(p.id()) || !o.branch().equals(p.branch()) || !hasPayload(o)) {
                     continue;
                 }
                 try (Arena a = Arena.ofConfined()) {
@@ -97,6 +98,19 @@ public final class ProposalStatistics {
             }
         }
         return out;
+    }
+
+    /** Accepted proposals keep their payload (also once merged or rejected in review); those rejected on arrival have none. */
+    private boolean hasPayload(ProposalRecord p) {
+        if (p.tensors().isEmpty()) {
+            return false;
+        }
+        try {
+            store.delta(p.id(), 0);
+            return true;
+        } catch (NotFoundException e) {
+            return false;
+        }
     }
 
     private record Pair(long overlap, long agree, double dot) {}

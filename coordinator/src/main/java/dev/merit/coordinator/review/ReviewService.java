@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -52,6 +53,8 @@ public final class ReviewService {
     private final PolicyRunner policy;
     private final Versions versions;
     private final ProposalStatistics statistics;
+    /** Dense float32 sizes by proposal id: a proposal's tensors and base never change. */
+    private final Map<String, Long> denseBytes = new ConcurrentHashMap<>();
 
     public ReviewService(TokenStore tokens, ProposalService proposals, PolicyRunner policy, Versions versions) {
         this.tokens = tokens;
@@ -126,8 +129,6 @@ public final class ReviewService {
         return out;
     }
 
-    private final Map<String, Long> denseCache = new java.util.concurrent.ConcurrentHashMap<>();
-
     private ProposalView view(ProposalRecord r) {
         long stale = r.staleness();
         long dense = 0;
@@ -137,7 +138,7 @@ public final class ReviewService {
             if (head.isPresent() && r.status() == ProposalRecord.Status.ACCEPTED) {
                 stale = versions.number(head.get()) - versions.number(base);
             }
-            dense = denseCache.computeIfAbsent(r.id(), k -> denseBytes(base, r.tensors()));
+            dense = denseBytes.computeIfAbsent(r.id(), k -> denseBytes(base, r.tensors()));
         } catch (RuntimeException e) {
             // a rejected proposal may name a base the coordinator never had: show what was recorded
         }

@@ -320,7 +320,8 @@
         el("dt", {}, "Tensors merged"), el("dd", {}, String(p.tensors)),
         el("dt", {}, "Entries merged"), el("dd", {}, String(p.entries)),
         el("dt", {}, "Changed bytes"), el("dd", {}, bytes(p.bytes)),
-        el("dt", {}, "Gate score"), el("dd", {}, p.gate_score === undefined ? "no evaluator on this coordinator" : C.fmt(p.gate_score)),
+        el("dt", {}, "Gate score"), el("dd", { id: "preview-gate" }, p.gate_score === undefined ? "no evaluator on this coordinator"
+          : `${C.fmt(p.head_score)} (head) \u2192 ${C.fmt(p.gate_score)} (merged)`),
         el("dt", {}, "Took"), el("dd", {}, (p.seconds * 1000).toFixed(1) + " ms"))];
     if (s) {
       const rows = [];
