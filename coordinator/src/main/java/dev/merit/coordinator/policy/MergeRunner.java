@@ -4,15 +4,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.coordinator.Json;
 import dev.merit.coordinator.Versions;
-import dev.merit.coordinator.events.Topics;
-import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
 import dev.merit.safetensors.SafetensorsFile;
-import dev.merit.store.CommitResult;
 import dev.merit.store.MergeOutput;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -30,8 +27,9 @@ import java.util.stream.Collectors;
  * {@code head + eta * D} from the stored sparse deltas (weights = staleness weight x example
  * count) at the union of their positions only, and the result is committed as the head plus
  * the changed entries with provenance naming every proposal, its contributor,
- * weight, staleness and verdicts, the strategy and its parameters. The proposals are marked
- * merged, dequeued and announced in the commit's own batch. Runs on one thread.
+ * weight, staleness and verdicts, the strategy and its parameters. The branch moves by
+ * {@link Versions#advance}; the proposals are marked merged and dequeued in the commit's own
+ * batch. Runs on one thread.
  */
 final class MergeRunner {
 
@@ -72,20 +70,19 @@ final class MergeRunner {
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                         + proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
                 Instant now = Instant.now();
-                CommitResult r = merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
-                        .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
-                            for (ProposalRecord p : proposals) {
-                                ProposalRecord m = p.merged(id.name());
-                                store.put(tx, m);
-                                store.dequeue(tx, m);
-                            }
-                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
-                                    proposals.stream().map(ProposalRecord::id).toList(), config.strategy().id(), now).toJson());
-                        }).call();
-                List<ObjectId> parents = r.commit().parents();
-                versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
-                        config.strategy().id(), now, versions.number(r.id())));
-                return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
+                List<String> ids = proposals.stream().map(ProposalRecord::id).toList();
+                Versions.NewVersion v = versions.advance(branch, List.of(head), ids, config.strategy().id(), now, rows ->
+                        merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
+                                .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
+                                    for (ProposalRecord p : proposals) {
+                                        ProposalRecord m = p.merged(id.name());
+                                        store.put(tx, m);
+                                        store.dequeue(tx, m);
+                                    }
+                                    rows.accept(id, tx);
+                                }).call().id());
+                ObjectId commit = v.commit();
+                return new Merged(commit, proposals.stream().map(p -> p.merged(commit.name())).toList(),
                         Duration.ofNanos(System.nanoTime() - t0));
             }
         } finally {

@@ -4,6 +4,7 @@ import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
+import dev.merit.coordinator.proposals.ProposalLedger;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
@@ -24,6 +25,9 @@ import java.util.function.Consumer;
  */
 public final class PolicyRunner implements ProposalService.AcceptListener, AutoCloseable {
 
+    /** Merges nobody is told about, failures nobody logs (tests). */
+    public static final MergeListener NO_LISTENER = (b, c, n, d) -> {};
+
     /** Told about every merge (metrics). */
     public interface MergeListener {
         void merged(String branch, ObjectIdName commit, int proposals, Duration took);
@@ -33,22 +37,27 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     public record ObjectIdName(String hex) {}
 
     private final PolicyConfig config;
-    private final ProposalService proposals;
+    private final ProposalLedger ledger;
     private final ProposalStore store;
     private final Versions versions;
     private final MergeRunner runner;
     private final ScheduledExecutorService thread;
-    private final Runnable eventsWritten;
-    private volatile MergeListener listener = (b, c, n, d) -> {};
-    private volatile Consumer<Throwable> failures = e -> {};
+    private final MergeListener listener;
+    private final Consumer<Throwable> failures;
 
-    public PolicyRunner(PolicyConfig config, ProposalService proposals, Versions versions, Runnable eventsWritten) {
+    /**
+     * @param listener told about every merge (metrics)
+     * @param failures where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, MergeListener listener,
+                        Consumer<Throwable> failures) {
         this.config = config;
-        this.proposals = proposals;
-        this.store = proposals.store();
+        this.ledger = ledger;
+        this.store = ledger.store();
         this.versions = versions;
         this.runner = new MergeRunner(store, versions, config);
-        this.eventsWritten = eventsWritten;
+        this.listener = listener;
+        this.failures = failures;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "merit-merge");
             t.setDaemon(true);
@@ -62,15 +71,6 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
 
     public PolicyConfig config() {
         return config;
-    }
-
-    public void setListener(MergeListener l) {
-        this.listener = l;
-    }
-
-    /** Where failed background merges are reported (logs). */
-    public void onFailure(Consumer<Throwable> f) {
-        this.failures = f;
     }
 
     @Override
@@ -96,7 +96,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
                         "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be reviewed");
             }
             if (!approve) {
-                return proposals.update(p, x -> x.reviewed(false, who.name(), message), true);
+                return ledger.update(p, x -> x.reviewed(false, who.name(), message), true);
             }
             ProposalRecord approved = p.reviewed(true, who.name(), message);
             return mergeNow(p.branch(), List.of(approved)).getFirst();
@@ -132,7 +132,6 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
 
     private List<ProposalRecord> mergeNow(String branch, List<ProposalRecord> batch) {
         MergeRunner.Merged m = runner.merge(branch, batch);
-        eventsWritten.run();
         listener.merged(branch, new ObjectIdName(m.commit().name()), batch.size(), m.took());
         return m.proposals();
     }
