@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.policy.MergePolicy;
+import dev.merit.coordinator.policy.MergeProvenance;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.proto.v1.GetProposalRequest;
 import dev.merit.proto.v1.Proposal;
@@ -95,9 +95,11 @@ class ProposalPipelineTest {
                     .setMessage("ok").build());
             assertEquals(ProposalStatus.MERGED, merged.getStatus());
             assertEquals(fx.head().name(), merged.getMergedIn());
-            JsonNode prov = fx.coord.repository().readCommit(fx.head()).provenance().path("merge");
-            assertEquals("manual", prov.path("policy").asText());
-            assertEquals(p.getId(), prov.path("proposals").get(0).path("id").asText());
+            MergeProvenance prov = MergeProvenance.of(fx.coord.repository().readCommit(fx.head()).provenance()).orElseThrow();
+            assertEquals("manual", prov.policy());
+            assertEquals(p.getId(), prov.proposals().getFirst().id());
+            assertEquals(java.util.Optional.of("approved by admin: ok"), prov.proposals().getFirst().review());
+            assertEquals(100.0, prov.proposals().getFirst().weight(), "staleness 0, 100 examples");
 
             StatusRuntimeException again = assertThrows(StatusRuntimeException.class, () -> fx.proposals(fx.adminToken)
                     .review(ReviewRequest.newBuilder().setId(p.getId()).setApprove(false).build()));
@@ -119,8 +121,9 @@ class ProposalPipelineTest {
                 head = fx.head();
             }
             assertNotEquals(fx.v0, head, "the full batch merged");
-            JsonNode ps = fx.coord.repository().readCommit(head).provenance().path("merge").path("proposals");
-            assertEquals(2, ps.size());
+            MergeProvenance prov = MergeProvenance.of(fx.coord.repository().readCommit(head).provenance()).orElseThrow();
+            assertEquals(2, prov.proposals().size());
+            assertEquals("sparse", prov.mode());
             for (String id : List.of(a.getId(), b.getId())) {
                 Proposal now = fx.proposals(fx.adminToken).getProposal(GetProposalRequest.newBuilder().setId(id).build());
                 assertEquals(ProposalStatus.MERGED, now.getStatus());

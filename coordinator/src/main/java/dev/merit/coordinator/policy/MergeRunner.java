@@ -1,8 +1,6 @@
 package dev.merit.coordinator.policy;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.merit.coordinator.Json;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
@@ -91,32 +89,8 @@ final class MergeRunner {
     }
 
     private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse) {
-        ObjectNode m = Json.object();
-        m.put("policy", config.policy().id());
-        m.put("strategy", config.strategy().id());
-        m.put("mode", sparse ? "sparse" : "dense");
-        ObjectNode params = m.putObject("parameters");
-        config.parameters().asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
-        m.put("base", head.name());
-        m.put("merge_seconds", result.nanos() / 1e9);
-        ArrayNode ps = m.putArray("proposals");
-        for (ProposalRecord p : proposals) {
-            ObjectNode o = ps.addObject();
-            o.put("id", p.id());
-            o.put("contributor", p.contributor());
-            o.put("digest", p.digest());
-            o.put("base_version", p.baseVersion());
-            o.put("staleness", p.staleness());
-            o.put("staleness_weight", p.stalenessWeight());
-            o.put("example_count", p.exampleCount());
-            o.put("weight", p.weight());
-            o.put("entries", p.entries());
-            o.put("norm", p.norm());
-            o.set("checks", ProposalRecord.checksJson(p.checks()));
-            p.review().ifPresent(rv -> o.put("review", rv));
-        }
-        ObjectNode root = Json.object();
-        root.set("merge", m);
-        return root;
+        return new MergeProvenance(config.policy().id(), config.strategy().id(), sparse ? "sparse" : "dense",
+                config.parameters().asMap(), head.name(), result.nanos() / 1e9,
+                proposals.stream().map(MergeProvenance.Proposal::of).toList()).toProvenance();
     }
 }
