@@ -1,11 +1,7 @@
 package dev.merit.coordinator.policy;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.merit.coordinator.Json;
 import dev.merit.coordinator.Versions;
-import dev.merit.coordinator.events.Topics;
-import dev.merit.coordinator.events.VersionEvent;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.validate.Evaluator;
@@ -16,7 +12,6 @@ import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
 import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
-import dev.merit.store.CommitResult;
 import dev.merit.store.MergeOutput;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -40,10 +35,10 @@ import java.util.stream.Collectors;
  * {@code head + eta * D} from the stored sparse deltas (weights = staleness weight x example
  * count) at the union of their positions only, and the result is committed as the head plus
  * the changed entries with provenance naming every proposal, its contributor,
- * weight, staleness and verdicts, the strategy and its parameters. The proposals are marked
- * merged, dequeued and announced in the commit's own batch. A result with non-finite values or
- * a change beyond the norm bounds is refused ({@link Refused}) before anything is written. Runs
- * on one thread.
+ * weight, staleness and verdicts, the strategy and its parameters. The branch moves by
+ * {@link Versions#advance}; the proposals are marked merged and dequeued in the commit's own
+ * batch. A result with non-finite values or a change beyond the norm bounds is refused
+ * ({@link Refused}) before anything is written. Runs on one thread.
  */
 final class MergeRunner {
 
@@ -98,20 +93,19 @@ final class MergeRunner {
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                         + names(proposals);
                 Instant now = Instant.now();
-                CommitResult r = merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
-                        .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
-                            for (ProposalRecord p : proposals) {
-                                ProposalRecord m = p.merged(id.name());
-                                store.put(tx, m);
-                                store.dequeue(tx, m);
-                            }
-                            tx.addEvent(Topics.VERSIONS, branch, new VersionEvent(branch, id.name(), List.of(head.name()),
-                                    proposals.stream().map(ProposalRecord::id).toList(), strategy.id(), now).toJson());
-                        }).call();
-                List<ObjectId> parents = r.commit().parents();
-                versions.announce(new Versions.NewVersion(branch, r.id(), parents, proposals.stream().map(ProposalRecord::id).toList(),
-                        strategy.id(), now, versions.number(r.id())));
-                return new Merged(r.id(), proposals.stream().map(p -> p.merged(r.id().name())).toList(),
+                List<String> ids = proposals.stream().map(ProposalRecord::id).toList();
+                Versions.NewVersion v = versions.advance(branch, List.of(head), ids, strategy.id(), now, rows ->
+                        merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
+                                .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
+                                    for (ProposalRecord p : proposals) {
+                                        ProposalRecord m = p.merged(id.name());
+                                        store.put(tx, m);
+                                        store.dequeue(tx, m);
+                                    }
+                                    rows.accept(id, tx);
+                                }).call().id());
+                ObjectId commit = v.commit();
+                return new Merged(commit, proposals.stream().map(p -> p.merged(commit.name())).toList(),
                         Duration.ofNanos(System.nanoTime() - t0));
             }
         });
@@ -185,32 +179,8 @@ final class MergeRunner {
 
     private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse,
                                   Strategy strategy, MergeParameters parameters) {
-        ObjectNode m = Json.object();
-        m.put("policy", config.policy().id());
-        m.put("strategy", strategy.id());
-        m.put("mode", sparse ? "sparse" : "dense");
-        ObjectNode params = m.putObject("parameters");
-        parameters.asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
-        m.put("base", head.name());
-        m.put("merge_seconds", result.nanos() / 1e9);
-        ArrayNode ps = m.putArray("proposals");
-        for (ProposalRecord p : proposals) {
-            ObjectNode o = ps.addObject();
-            o.put("id", p.id());
-            o.put("contributor", p.contributor());
-            o.put("digest", p.digest());
-            o.put("base_version", p.baseVersion());
-            o.put("staleness", p.staleness());
-            o.put("staleness_weight", p.stalenessWeight());
-            o.put("example_count", p.exampleCount());
-            o.put("weight", p.weight());
-            o.put("entries", p.entries());
-            o.put("norm", p.norm());
-            o.set("checks", ProposalRecord.checksJson(p.checks()));
-            p.review().ifPresent(rv -> o.put("review", rv));
-        }
-        ObjectNode root = Json.object();
-        root.set("merge", m);
-        return root;
+        return new MergeProvenance(config.policy().id(), strategy.id(), sparse ? "sparse" : "dense",
+                parameters.asMap(), head.name(), result.nanos() / 1e9,
+                proposals.stream().map(MergeProvenance.Proposal::of).toList()).toProvenance();
     }
 }

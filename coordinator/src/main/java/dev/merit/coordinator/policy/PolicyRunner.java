@@ -4,6 +4,9 @@ import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
+import dev.merit.coordinator.proposals.ProposalLedger;
+import dev.merit.coordinator.validate.Evaluator;
+import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
@@ -13,6 +16,7 @@ import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -27,6 +31,9 @@ import java.util.function.Consumer;
  */
 public final class PolicyRunner implements ProposalService.AcceptListener, AutoCloseable {
 
+    /** Merges nobody is told about, failures nobody logs (tests). */
+    public static final MergeListener NO_LISTENER = (b, c, n, d) -> {};
+
     /** Told about every merge (metrics). */
     public interface MergeListener {
         void merged(String branch, ObjectIdName commit, int proposals, Duration took);
@@ -36,22 +43,40 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     public record ObjectIdName(String hex) {}
 
     private final PolicyConfig config;
-    private final ProposalService proposals;
+    private final ProposalLedger ledger;
     private final ProposalStore store;
     private final Versions versions;
     private final MergeRunner runner;
     private final ScheduledExecutorService thread;
-    private final Runnable eventsWritten;
-    private volatile MergeListener listener = (b, c, n, d) -> {};
-    private volatile Consumer<Throwable> failures = e -> {};
+    private final MergeListener listener;
+    private final Consumer<Throwable> failures;
+    private final Optional<Evaluator> evaluator;
 
-    public PolicyRunner(PolicyConfig config, ProposalService proposals, Versions versions, Runnable eventsWritten) {
+    /**
+     * @param listener told about every merge (metrics)
+     * @param failures where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, MergeListener listener,
+                        Consumer<Throwable> failures) {
+        this(config, ledger, versions, ValidationConfig.defaults(), Optional.empty(), listener, failures);
+    }
+
+    /**
+     * @param bounds    the norm limits every merge result must respect, as each proposal does
+     * @param evaluator scores would-be models in merge previews (the quality gate's), if any
+     * @param listener  told about every merge (metrics)
+     * @param failures  where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, ValidationConfig bounds,
+                        Optional<Evaluator> evaluator, MergeListener listener, Consumer<Throwable> failures) {
         this.config = config;
-        this.proposals = proposals;
-        this.store = proposals.store();
+        this.ledger = ledger;
+        this.store = ledger.store();
         this.versions = versions;
-        this.runner = new MergeRunner(store, versions, config, proposals.config());
-        this.eventsWritten = eventsWritten;
+        this.runner = new MergeRunner(store, versions, config, bounds);
+        this.evaluator = evaluator;
+        this.listener = listener;
+        this.failures = failures;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "merit-merge");
             t.setDaemon(true);
@@ -65,15 +90,6 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
 
     public PolicyConfig config() {
         return config;
-    }
-
-    public void setListener(MergeListener l) {
-        this.listener = l;
-    }
-
-    /** Where failed background merges are reported (logs). */
-    public void onFailure(Consumer<Throwable> f) {
-        this.failures = f;
     }
 
     @Override
@@ -99,7 +115,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
                         "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be reviewed");
             }
             if (!approve) {
-                return proposals.update(p, x -> x.reviewed(false, who.name(), message), true);
+                return ledger.update(p, x -> x.reviewed(false, who.name(), message), true);
             }
             ProposalRecord approved = p.reviewed(true, who.name(), message);
             return mergeNow(p.branch(), List.of(approved)).getFirst();
@@ -122,7 +138,6 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         return onMergeThread(() -> {
             List<ProposalRecord> chosen = selected(branch, ids).stream().map(p -> p.reviewed(true, who.name(), "merged with " + strategy.id())).toList();
             MergeRunner.Merged m = runner.merge(branch, chosen, strategy, parameters);
-            eventsWritten.run();
             listener.merged(branch, new ObjectIdName(m.commit().name()), chosen.size(), m.took());
             return m.proposals();
         });
@@ -132,7 +147,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     public Preview preview(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
         who.require(Role.MAINTAINER, "previewing a merge");
         MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters,
-                proposals.gate().map(dev.merit.coordinator.validate.QualityGate::evaluator));
+                evaluator);
         return new Preview(p.head().name(), p.result(), p.headScore(), p.mergedScore());
     }
 
@@ -193,9 +208,8 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         } catch (MergeRunner.Refused e) {
             // The head stays; the batch is rejected with the reason, so it is not retried forever.
             failures.accept(e);
-            return batch.stream().map(p -> proposals.update(store.get(p.id()), x -> x.refused(e.getMessage()), true)).toList();
+            return batch.stream().map(p -> ledger.update(store.get(p.id()), x -> x.refused(e.getMessage()), true)).toList();
         }
-        eventsWritten.run();
         listener.merged(branch, new ObjectIdName(m.commit().name()), batch.size(), m.took());
         return m.proposals();
     }

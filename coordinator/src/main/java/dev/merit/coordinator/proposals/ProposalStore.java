@@ -81,7 +81,7 @@ public final class ProposalStore {
     }
 
     public void put(Transaction tx, ProposalRecord r) {
-        tx.putRecord(PROPOSALS, key(r.id()), dev.merit.coordinator.Json.bytes(r.toJson()));
+        tx.putRecord(PROPOSALS, key(r.id()), r.toJson());
     }
 
     public void indexDigest(Transaction tx, ProposalRecord r) {

@@ -6,12 +6,24 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The structure checks that need only the header: every part names a base tensor, in base order, with its dtype and shape. */
-public final class HeaderCheck {
+/**
+ * The structure checks that need only the header: every part names a base tensor, in base order,
+ * with its dtype and shape; Fisher present for all parts or none (and when the strategy needs
+ * one); the payload within the size limit.
+ */
+public final class StructureCheck implements Validator {
 
-    private HeaderCheck() {}
+    private final BaseLayouts layouts;
+    private final ValidationConfig config;
 
-    public static CheckResult check(ProposalSpec spec, List<TensorInfo> base, ValidationConfig config) throws Rejection {
+    public StructureCheck(BaseLayouts layouts, ValidationConfig config) {
+        this.layouts = layouts;
+        this.config = config;
+    }
+
+    @Override
+    public CheckResult check(ProposalSpec spec) throws Rejection {
+        List<TensorInfo> base = layouts.of(spec);
         if (spec.parts().isEmpty()) {
             throw new Rejection("structure", "the proposal changes no tensor");
         }
