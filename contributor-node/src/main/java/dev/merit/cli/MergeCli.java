@@ -30,13 +30,13 @@ import picocli.CommandLine.Parameters;
             "  their merge base into a new commit on the current branch, from the stored sparse deltas."})
 final class MergeCli extends BaseCommand {
 
-    @Option(names = "--recipe", paramLabel = "FILE.yaml")
+    @Option(names = "--recipe", paramLabel = "FILE.yaml", description = "Merge the files and revisions this recipe lists.")
     Path recipe;
 
     @Option(names = {"-o", "--output"}, paramLabel = "OUT.safetensors", description = "Output file (overrides the recipe's).")
     Path output;
 
-    @Parameters(arity = "0..*", paramLabel = "REV")
+    @Parameters(arity = "0..*", paramLabel = "REV", description = "Revisions to merge into a merge commit (without --recipe).")
     List<String> revisions = new ArrayList<>();
 
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "average",
@@ -52,7 +52,7 @@ final class MergeCli extends BaseCommand {
     @Option(names = "--base", paramLabel = "REV", description = "Merge changes relative to REV instead of the merge base.")
     String base;
 
-    @Option(names = {"-m", "--message"})
+    @Option(names = {"-m", "--message"}, description = "Message of the merge commit.")
     String message;
 
     @Option(names = "--explain", description = "Print merge statistics: supports, overlap, sign agreement, cosines, norms.")
