@@ -90,15 +90,17 @@ class MergeResultCheckTest {
             ObjectId head = fx.head();
             RemoteProposal p1 = push(fx, fx.v0, 3e38f, "one");
             RemoteProposal p2 = push(fx, fx.v0, 3e38f, "two");
+            // The batch is refused on the merge thread: wait until both are decided.
             ProposalRecord r1 = null;
+            ProposalRecord r2 = null;
             for (int i = 0; i < 200; i++) {
                 r1 = fx.coord.proposals().store().get(p1.id());
-                if (r1.status() != ProposalRecord.Status.ACCEPTED) {
+                r2 = fx.coord.proposals().store().get(p2.id());
+                if (r1.status() != ProposalRecord.Status.ACCEPTED && r2.status() != ProposalRecord.Status.ACCEPTED) {
                     break;
                 }
                 Thread.sleep(50);
             }
-            ProposalRecord r2 = fx.coord.proposals().store().get(p2.id());
             assertEquals(ProposalRecord.Status.REJECTED, r1.status(), r1.toString());
             assertEquals(ProposalRecord.Status.REJECTED, r2.status(), r2.toString());
             String reason = r1.reasons().getLast();

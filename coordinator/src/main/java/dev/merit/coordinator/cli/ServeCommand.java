@@ -64,13 +64,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--staleness-exponent", defaultValue = "0.5", description = "a in the staleness weight (1+s)^-a (default 0.5).")
     double stalenessExponent;
 
-    @Option(names = "--max-norm", defaultValue = "Infinity", description = "Largest L2 norm of a whole change.")
+    @Option(names = "--max-norm", defaultValue = "Infinity", description = "Largest L2 norm of a whole change (default: no limit).")
     double maxNorm;
 
-    @Option(names = "--max-tensor-norm", defaultValue = "Infinity", description = "Largest L2 norm of one tensor's change.")
+    @Option(names = "--max-tensor-norm", defaultValue = "Infinity", description = "Largest L2 norm of one tensor's change (default: no limit).")
     double maxTensorNorm;
 
-    @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change.")
+    @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change (default: 1, any).")
     double maxDensity;
 
     @Override
