@@ -305,7 +305,18 @@ class ReviewApiTest {
         assertEquals(404, rf.get("/api/branches/nope/versions", rf.reader).statusCode());
         assertEquals(401, rf.get("/api/branches/main/versions", null).statusCode());
         assertEquals(405, rf.post("/api/branches/main/versions", rf.fx.admin, "{}").statusCode());
-        assertEquals(List.of("main"), List.of(json(rf.get("/api/branches", rf.reader)).get(0).asText()));
+        assertEquals("main", json(rf.get("/api/branches", rf.reader)).get(0).asText());
+    }
+
+    @Test
+    void versionsCarryTheEvaluationScoreRecordedInTheirProvenance() {
+        ObjectId tip = rf.publishScored("scored", 0.5, 0.6, 0.7);
+        JsonNode vs = json(rf.get("/api/branches/scored/versions", rf.reader));
+        assertEquals(3, vs.size());
+        assertEquals(tip.name(), vs.get(0).path("id").asText());
+        assertEquals(0.7, vs.get(0).path("score").asDouble(), 1e-12);
+        assertEquals(0.5, vs.get(2).path("score").asDouble(), 1e-12);
+        assertTrue(vs.get(0).path("strategy").isMissingNode(), "not a merge");
     }
 
     @Test
