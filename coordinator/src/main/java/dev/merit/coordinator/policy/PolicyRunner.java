@@ -90,6 +90,23 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
             long ms = Math.max(50, Math.min(1000, config.batchDelay().toMillis() / 4));
             thread.scheduleWithFixedDelay(this::mergeDueBatches, ms, ms, TimeUnit.MILLISECONDS);
         }
+        if (config.policy() == MergePolicy.AUTO) {
+            // Proposals stored as accepted before a crash (or under another policy) were never
+            // merged: auto owes each of them its merge, so the first task on the merge thread pays.
+            thread.execute(() -> guarded(this::mergeOwed));
+        }
+    }
+
+    /** Auto's start-up duty: merges, one by one in arrival order, every accepted proposal still queued. */
+    private void mergeOwed() {
+        for (String branch : versions.repository().branches().keySet()) {
+            for (ProposalRecord queued : store.queued(branch)) {
+                ProposalRecord p = store.get(queued.id());
+                if (p.status() == ProposalRecord.Status.ACCEPTED) {
+                    guarded(() -> mergeNow(branch, List.of(p)));
+                }
+            }
+        }
     }
 
     public PolicyConfig config() {
