@@ -155,16 +155,13 @@ class ReviewApiTest {
         assertEquals(-1.0, c.path("cosine").asDouble(), 1e-3);
         assertTrue(c.path("fights").asBoolean());
 
-        // The same change again is refused on arrival as a duplicate: listed with its failed check, without a payload.
-        RemoteProposal dup;
+        // The same change again is no new proposal: the answer is the original, still waiting for review.
+        RemoteProposal again;
         try (RemoteClient alice = rf.fx.client(rf.fx.alice)) {
-            dup = alice.push(rf.fx.proposal(rf.headFile(), tuned, rf.fx.head()), dev.merit.store.ProgressListener.NONE).proposal();
+            again = alice.push(rf.fx.proposal(rf.headFile(), tuned, rf.fx.head()), dev.merit.store.ProgressListener.NONE).proposal();
         }
-        JsonNode dd = json(rf.get("/api/proposals/" + dup.id(), rf.fx.admin));
-        assertEquals("rejected", dd.path("status").asText());
-        assertEquals(0, dd.path("tensors").size());
-        assertTrue(dd.path("checks").toString().contains("\"duplicate\""), dd.path("checks").toString());
-        assertTrue(dd.path("reasons").get(0).asText().contains(p.id()), dd.path("reasons").toString());
+        assertEquals(p.id(), again.id());
+        assertEquals(RemoteProposal.Status.ACCEPTED, again.status(), again.toString());
 
         assertEquals(200, rf.get("/api/proposals/" + p.id(), rf.fx.alice).statusCode(), "its author reads it");
         assertEquals(403, rf.get("/api/proposals/" + p.id(), rf.reader).statusCode(), "another reader does not");
