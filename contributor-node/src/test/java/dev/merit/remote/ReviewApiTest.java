@@ -155,16 +155,13 @@ class ReviewApiTest {
         assertEquals(-1.0, c.path("cosine").asDouble(), 1e-3);
         assertTrue(c.path("fights").asBoolean());
 
-        // The same change again is refused on arrival as a duplicate: listed with its failed check, without a payload.
-        RemoteProposal dup;
+        // The same change again is no new proposal: the answer is the original, still waiting for review.
+        RemoteProposal again;
         try (RemoteClient alice = rf.fx.client(rf.fx.alice)) {
-            dup = alice.push(rf.fx.proposal(rf.headFile(), tuned, rf.fx.head()), dev.merit.store.ProgressListener.NONE).proposal();
+            again = alice.push(rf.fx.proposal(rf.headFile(), tuned, rf.fx.head()), dev.merit.store.ProgressListener.NONE).proposal();
         }
-        JsonNode dd = json(rf.get("/api/proposals/" + dup.id(), rf.fx.admin));
-        assertEquals("rejected", dd.path("status").asText());
-        assertEquals(0, dd.path("tensors").size());
-        assertTrue(dd.path("checks").toString().contains("\"duplicate\""), dd.path("checks").toString());
-        assertTrue(dd.path("reasons").get(0).asText().contains(p.id()), dd.path("reasons").toString());
+        assertEquals(p.id(), again.id());
+        assertEquals(RemoteProposal.Status.ACCEPTED, again.status(), again.toString());
 
         assertEquals(200, rf.get("/api/proposals/" + p.id(), rf.fx.alice).statusCode(), "its author reads it");
         assertEquals(403, rf.get("/api/proposals/" + p.id(), rf.reader).statusCode(), "another reader does not");
@@ -305,7 +302,18 @@ class ReviewApiTest {
         assertEquals(404, rf.get("/api/branches/nope/versions", rf.reader).statusCode());
         assertEquals(401, rf.get("/api/branches/main/versions", null).statusCode());
         assertEquals(405, rf.post("/api/branches/main/versions", rf.fx.admin, "{}").statusCode());
-        assertEquals(List.of("main"), List.of(json(rf.get("/api/branches", rf.reader)).get(0).asText()));
+        assertEquals("main", json(rf.get("/api/branches", rf.reader)).get(0).asText());
+    }
+
+    @Test
+    void versionsCarryTheEvaluationScoreRecordedInTheirProvenance() {
+        ObjectId tip = rf.publishScored("scored", 0.5, 0.6, 0.7);
+        JsonNode vs = json(rf.get("/api/branches/scored/versions", rf.reader));
+        assertEquals(3, vs.size());
+        assertEquals(tip.name(), vs.get(0).path("id").asText());
+        assertEquals(0.7, vs.get(0).path("score").asDouble(), 1e-12);
+        assertEquals(0.5, vs.get(2).path("score").asDouble(), 1e-12);
+        assertTrue(vs.get(0).path("strategy").isMissingNode(), "not a merge");
     }
 
     @Test

@@ -91,6 +91,28 @@ final class ReviewFixture implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Publishes a branch of {@code scores.length} commits (the base, then fine-tunes of it), each
+     * with {@code evaluation.score} in its provenance, as an evaluator would record it; returns the tip.
+     */
+    dev.merit.store.ObjectId publishScored(String branch, double... scores) {
+        try (dev.merit.store.Repository local = dev.merit.store.Repository.init(fx.dir.resolve("scored-" + branch))) {
+            dev.merit.store.ObjectId tip = null;
+            for (int i = 0; i < scores.length; i++) {
+                Path model = i == 0 ? fx.base : Models.sparseTune(fx.base, fx.dir.resolve(branch + "-" + i + ".safetensors"), 0.01, 500 + i);
+                var prov = JSON.createObjectNode();
+                prov.putObject("evaluation").put("score", scores[i]).put("evaluator", "test");
+                try (SafetensorsFile f = SafetensorsFile.open(model)) {
+                    tip = local.commit().setSource(f).setMessage("scored " + i).setProvenance(prov).call().id();
+                }
+            }
+            try (RemoteClient c = fx.client(fx.admin)) {
+                c.publish(local, branch, tip, ProgressListener.NONE);
+            }
+            return tip;
+        }
+    }
+
     /** A request to the HTTP port with {@code token} as a bearer token (none if null). */
     HttpRequest.Builder request(String path, String token) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30));

@@ -69,6 +69,7 @@ class ReviewPageBrowserTest {
         first = rf.push(tuned);
         second = rf.push();
         opposite = rf.push(rf.opposite(tuned, dir.resolve("opposite.safetensors")));
+        rf.publishScored("scored", 0.61, 0.58, 0.66);
 
         ChromeOptions o = new ChromeOptions();
         o.setBinary(CHROMIUM.toFile());
@@ -214,6 +215,13 @@ class ReviewPageBrowserTest {
         assertTrue((Boolean) js("return document.documentElement.scrollWidth <= window.innerWidth"));
         shot("history");
         driver.manage().window().setSize(new Dimension(1280, 900));
+
+        // A branch whose versions recorded evaluation scores gets a chart of them.
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("branch"))).selectByValue("scored");
+        WebElement chart = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#score-chart svg")));
+        assertEquals(3, chart.findElements(By.cssSelector("circle.pt")).size());
+        assertTrue(chart.getText().contains("#2"), chart.getText());
+        new org.openqa.selenium.support.ui.Select(driver.findElement(By.id("branch"))).selectByValue("main");
     }
 
     @Test

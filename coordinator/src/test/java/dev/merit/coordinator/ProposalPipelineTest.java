@@ -75,7 +75,9 @@ class ProposalPipelineTest {
             List<VersionEvent> versions = events(fx, Topics.VERSIONS).stream().map(e -> VersionEvent.parse(e.value())).toList();
             assertEquals(List.of(fx.v0.name(), fx.head().name()), versions.stream().map(VersionEvent::commit).toList());
             assertEquals(List.of("publish", "average"), versions.stream().map(VersionEvent::strategy).toList());
-            assertEquals(1, events(fx, Topics.PROPOSALS).size());
+            // The proposal's "accepted" event, then its "merged" one (written with the merge commit).
+            assertEquals(List.of(dev.merit.coordinator.events.ProposalEvent.Status.ACCEPTED, dev.merit.coordinator.events.ProposalEvent.Status.MERGED),
+                    events(fx, Topics.PROPOSALS).stream().map(e -> dev.merit.coordinator.events.ProposalEvent.parse(e.value()).status()).toList());
         }
     }
 

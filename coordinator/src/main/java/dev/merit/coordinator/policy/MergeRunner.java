@@ -2,6 +2,7 @@ package dev.merit.coordinator.policy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.coordinator.Versions;
+import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.validate.Evaluator;
@@ -101,6 +102,8 @@ final class MergeRunner {
                                         ProposalRecord m = p.merged(id.name());
                                         store.put(tx, m);
                                         store.dequeue(tx, m);
+                                        // Its "merged" event lands with the commit, or neither does.
+                                        tx.addEvent(Topics.PROPOSALS, m.id(), m.eventJson());
                                     }
                                     rows.accept(id, tx);
                                 }).call().id());

@@ -12,11 +12,15 @@ import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.error.InvalidInputException;
 import dev.merit.merge.MergeParameters;
+import dev.merit.merge.MergeResult;
 import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -86,6 +90,23 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
             long ms = Math.max(50, Math.min(1000, config.batchDelay().toMillis() / 4));
             thread.scheduleWithFixedDelay(this::mergeDueBatches, ms, ms, TimeUnit.MILLISECONDS);
         }
+        if (config.policy() == MergePolicy.AUTO) {
+            // Proposals stored as accepted before a crash (or under another policy) were never
+            // merged: auto owes each of them its merge, so the first task on the merge thread pays.
+            thread.execute(() -> guarded(this::mergeOwed));
+        }
+    }
+
+    /** Auto's start-up duty: merges, one by one in arrival order, every accepted proposal still queued. */
+    private void mergeOwed() {
+        for (String branch : versions.repository().branches().keySet()) {
+            for (ProposalRecord queued : store.queued(branch)) {
+                ProposalRecord p = store.get(queued.id());
+                if (p.status() == ProposalRecord.Status.ACCEPTED) {
+                    guarded(() -> mergeNow(branch, List.of(p)));
+                }
+            }
+        }
     }
 
     public PolicyConfig config() {
@@ -126,8 +147,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
      * What merging chosen proposals would give: the head it starts from, the engine's result with
      * statistics, and with a quality gate, the evaluator's scores of the head and the merged model.
      */
-    public record Preview(String head, dev.merit.merge.MergeResult result, java.util.OptionalDouble headScore,
-                          java.util.OptionalDouble mergedScore) {}
+    public record Preview(String head, MergeResult result, OptionalDouble headScore, OptionalDouble mergedScore) {}
 
     /**
      * A maintainer merges chosen accepted proposals of {@code branch} with a chosen strategy, as
@@ -155,11 +175,11 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         if (ids.isEmpty()) {
             throw new InvalidInputException("choose at least one proposal to merge");
         }
-        if (new java.util.HashSet<>(ids).size() != ids.size()) {
+        if (new HashSet<>(ids).size() != ids.size()) {
             throw new InvalidInputException("a proposal is chosen twice: " + ids);
         }
         versions.requireHead(branch);
-        List<ProposalRecord> out = new java.util.ArrayList<>();
+        List<ProposalRecord> out = new ArrayList<>();
         for (String id : ids) {
             ProposalRecord p = store.get(id);
             if (!p.branch().equals(branch)) {

@@ -80,7 +80,11 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
 
     /** The payload of the {@code merit.proposals} event (accepted or rejected proposals only). */
     public byte[] eventJson() {
-        ProposalEvent.Status st = status == Status.REJECTED ? ProposalEvent.Status.REJECTED : ProposalEvent.Status.ACCEPTED;
+        ProposalEvent.Status st = switch (status) {
+            case ACCEPTED -> ProposalEvent.Status.ACCEPTED;
+            case REJECTED -> ProposalEvent.Status.REJECTED;
+            case MERGED -> ProposalEvent.Status.MERGED;
+        };
         return new ProposalEvent(id, branch, contributor, st, reasons, digest, baseVersion, Instant.now()).toJson();
     }
 }

@@ -80,11 +80,18 @@ public final class ProposalService {
                     "the token of '" + who.name() + "' cannot push as contributor '" + spec.contributor() + "'");
         }
         headOf.apply(spec.branch());
+        Optional<ProposalRecord> again = store.byDigest(spec.digestHex()).flatMap(store::find)
+                .filter(r -> r.contributor().equals(who.name()));
+        if (again.isPresent()) {
+            // The same change from the same contributor (a retry after a lost answer or a crash):
+            // the answer is the original proposal as it stands now, merged, pending or rejected.
+            return PushSession.decided(again.get());
+        }
         ValidationChain.Outcome o = validation.header(spec);
         if (o.rejection().isPresent()) {
             List<CheckResult> checks = new ArrayList<>(o.passed());
             checks.add(CheckResult.fail(o.rejection().get()));
-            return PushSession.rejected(reject(spec, checks, o.rejection().get()));
+            return PushSession.decided(reject(spec, checks, o.rejection().get()));
         }
         Uploads.Upload upload = uploads.open(spec.uploadId(), resumeOffset);
         PushSession s = new PushSession(this, spec, upload, validation.ingest(spec), o.passed(), resumeOffset);
