@@ -65,6 +65,30 @@ class GramCommitTest {
     }
 
     @Test
+    void aFisherOnFewEntriesCostsAboutThoseEntriesAndReadsBackExactly() throws Exception {
+        TensorInfo w = TensorInfo.of("w", DType.F32, 512, 512);
+        Path model = write("m.safetensors", Map.of(), w, 0f);
+        Path fisher = dir.resolve("f.safetensors");
+        try (SafetensorsWriter out = SafetensorsWriter.create(fisher, List.of(w), Map.of())) {
+            for (long i = 0; i < w.numel(); i += 97) {
+                DType.F32.setFloat(out.segment("w"), i, 1e-3f * (i % 13 + 1));
+            }
+            out.finish();
+        }
+        try (Repository repo = Repository.init(dir.resolve("a"));
+             TensorSource m = Safetensors.open(model); TensorSource f = Safetensors.open(fisher)) {
+            repo.commit().setSource(m).setFisher(f).setMessage("first: stores the shared zero keyframe").call();
+            CommitResult r = repo.commit().setSource(m).setFisher(f).setMessage("sparse fisher").call();
+            long fisherBytes = r.commit().provenance().path("fisher_bytes").asLong();
+            // 2,703 non-zero entries: about their values and positions, far below the dense 1 MiB
+            assertTrue(fisherBytes < 40_000, "Fisher cost " + fisherBytes + " bytes");
+            Path back = dir.resolve("back.safetensors");
+            assertTrue(repo.checkoutFisher(r.id(), back));
+            Tensors.assertSameTensors(fisher, back);
+        }
+    }
+
+    @Test
     void aGramOfTheWrongSizeIsRefusedNamingTheTensor() {
         Path model = write("m.safetensors", Map.of(), TensorInfo.of("1.weight", DType.F32, 3, 4), 0f);
         Path gram = write("g.safetensors", Map.of("merit.gram", "packed-upper"), TensorInfo.of("1.weight", DType.F32, 16), 0f);
