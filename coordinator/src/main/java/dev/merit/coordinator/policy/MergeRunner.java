@@ -72,10 +72,12 @@ final class MergeRunner {
             Map<String, TensorInfo> layout = new LinkedHashMap<>();
             base.tensors().forEach(t -> layout.put(t.name(), t));
             List<MergeInput> inputs = new ArrayList<>();
-            for (ProposalRecord p : proposals) {
+            double[] weights = cappedWeights(proposals, config.maxContributorShare());
+            for (int i = 0; i < proposals.size(); i++) {
+                ProposalRecord p = proposals.get(i);
                 StoredDelta d = new StoredDelta(store, p, layout);
                 sources.add(d);
-                inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
+                inputs.add(MergeInput.sparse(p.id(), d).withWeight(weights[i]));
             }
             Merger merger = Merger.builder().base(base).inputs(inputs).strategy(config.strategy())
                     .parameters(config.parameters()).build();
@@ -87,7 +89,7 @@ final class MergeRunner {
                     throw new Refused("merge of " + names(proposals) + " refused: " + broken.get() + "; '" + branch
                             + "' stays at " + head.abbreviate(12));
                 }
-                ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse());
+                ObjectNode prov = provenance(head, proposals, weights, merged.result(), merged.sparse());
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                         + names(proposals);
                 Instant now = Instant.now();
@@ -116,7 +118,50 @@ final class MergeRunner {
         return proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
     }
 
-    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse) {
+    /**
+     * Each proposal's merge weight: its own weight (staleness weight x example count), scaled so
+     * that no contributor's proposals hold more than {@code maxShare} of the batch's total (at
+     * least 1/k with k contributors, so the shares can add up). Capped contributors share the
+     * same total T, the others keep theirs: T = s * (sum of the uncapped) / (1 - m * s) for m capped.
+     * A claimed example count, however large, can thus not outweigh everyone else.
+     */
+    static double[] cappedWeights(List<ProposalRecord> proposals, double maxShare) {
+        double[] w = new double[proposals.size()];
+        Map<String, Double> byContributor = new LinkedHashMap<>();
+        for (int i = 0; i < w.length; i++) {
+            ProposalRecord p = proposals.get(i);
+            w[i] = p.weight(); // at most ~9.2e18 (Long.MAX_VALUE examples) each: sums stay finite
+            byContributor.merge(p.contributor(), w[i], Double::sum);
+        }
+        int k = byContributor.size();
+        double s = Math.max(maxShare, 1.0 / k);
+        if (k < 2 || s >= 1) {
+            return w;
+        }
+        double[] sorted = byContributor.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        // smallest[j]: the sum of the j smallest totals, added smallest first (no cancellation against huge ones).
+        double[] smallest = new double[k + 1];
+        for (int j = 0; j < k; j++) {
+            smallest[j + 1] = smallest[j] + sorted[j];
+        }
+        double cap = Double.POSITIVE_INFINITY;
+        for (int m = 0; m < k; m++) { // m largest capped; the largest uncapped is sorted[k - 1 - m]
+            double t = s * smallest[k - m] / (1 - m * s);
+            if (sorted[k - 1 - m] <= t) {
+                cap = t;
+                break;
+            }
+        }
+        for (int i = 0; i < w.length; i++) {
+            double total = byContributor.get(proposals.get(i).contributor());
+            if (total > cap) {
+                w[i] *= cap / total;
+            }
+        }
+        return w;
+    }
+
+    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, double[] weights, MergeResult result, boolean sparse) {
         ObjectNode m = Json.object();
         m.put("policy", config.policy().id());
         m.put("strategy", config.strategy().id());
@@ -125,8 +170,10 @@ final class MergeRunner {
         config.parameters().asMap().forEach((k, v) -> params.set(k, Json.MAPPER.valueToTree(v)));
         m.put("base", head.name());
         m.put("merge_seconds", result.nanos() / 1e9);
+        m.put("max_contributor_share", config.maxContributorShare());
         ArrayNode ps = m.putArray("proposals");
-        for (ProposalRecord p : proposals) {
+        for (int i = 0; i < proposals.size(); i++) {
+            ProposalRecord p = proposals.get(i);
             ObjectNode o = ps.addObject();
             o.put("id", p.id());
             o.put("contributor", p.contributor());
@@ -136,6 +183,7 @@ final class MergeRunner {
             o.put("staleness_weight", p.stalenessWeight());
             o.put("example_count", p.exampleCount());
             o.put("weight", p.weight());
+            o.put("merge_weight", weights[i]);
             o.put("entries", p.entries());
             o.put("norm", p.norm());
             o.set("checks", ProposalRecord.checksJson(p.checks()));

@@ -213,11 +213,18 @@ public final class ProposalService {
             checks.add(qualityGate(gate.get(), spec, head, upload));
         }
         double weight = config.stalenessWeight(s);
+        String payload = payloadDigest(spec, upload);
         ProposalRecord rec;
         synchronized (writeLock) {
             Optional<String> dup = store.byDigest(spec.digestHex());
             if (dup.isPresent()) {
                 throw new Rejection("duplicate", "same digest as proposal " + dup.get());
+            }
+            Optional<String> same = store.byPayload(payload);
+            if (same.isPresent()) {
+                String by = store.find(same.get()).map(ProposalRecord::contributor).orElse("?");
+                throw new Rejection("duplicate", "the same change as proposal " + same.get() + " by '" + by
+                        + "' (payload " + payload.substring(0, 12) + "); a change is proposed once, whoever signs it");
             }
             rec = new ProposalRecord(store.nextId(), spec.branch(), spec.contributor(), spec.baseVersion(),
                     ProposalRecord.Status.ACCEPTED, List.of(), checks, spec.digestHex(), s, weight, spec.exampleCount(),
@@ -234,6 +241,7 @@ public final class ProposalService {
                 }
                 store.put(tx, rec);
                 store.indexDigest(tx, rec);
+                store.indexPayload(tx, payload, rec);
                 store.enqueue(tx, rec);
                 tx.addEvent(Topics.PROPOSALS, rec.id(), rec.eventJson());
                 tx.commit();
@@ -243,6 +251,29 @@ public final class ProposalService {
         eventsWritten.run();
         decided.accept(rec);
         return policy.accepted(rec);
+    }
+
+    /**
+     * SHA-256 of the change itself: each part's tensor name, dtype, shape and encoded delta, not the
+     * message, contributor, base or signature, so a re-signed or re-attributed copy has the same digest.
+     */
+    private static String payloadDigest(ProposalSpec spec, Uploads.Upload upload) {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        long at = 0;
+        for (ProposalSpec.Part p : spec.parts()) {
+            md.update((p.info().name() + "\0" + p.info().dtype() + p.info().shapeString() + "\0" + p.deltaBytes() + "\0")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            for (long off = 0; off < p.deltaBytes(); off += 1 << 20) {
+                md.update(upload.read(at + off, (int) Math.min(1 << 20, p.deltaBytes() - off)));
+            }
+            at += p.bytes();
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
     }
 
     private CheckResult qualityGate(QualityGate g, ProposalSpec spec, ObjectId head, Uploads.Upload upload) throws Rejection {
