@@ -286,11 +286,14 @@ public final class CommitCommand {
                 Optional<ObjectId> fisherId = Optional.empty();
                 long beforeFisher = sink.newBytes();
                 if (fisher != null) {
-                    List<Manifest.Entry> fe = new ArrayList<>();
-                    for (TensorInfo t : fisher.tensors()) {
-                        fe.add(fisherEntry(t, fisher.data(t.name()), sink));
-                    }
-                    fisherId = Optional.of(sink.putFinal(ObjectKind.MANIFEST, new Manifest(fe, Map.of()).encode()));
+                    // Only at the committed change's entries; tensors stored whole keep their whole Fisher.
+                    fisherId = Optional.of(ChangedFisher.store(fisher, layout, deltas, name -> {
+                        TensorInfo t = source.info(name).orElseThrow();
+                        boolean prev = parentManifest.flatMap(m -> m.entry(name)).filter(e -> e.info().sameLayout(t)).isPresent();
+                        SparseTensorDelta d = deltas.get(name);
+                        boolean lowRankChange = lowRank > 0 && t.dtype().isFloatingPoint() && t.rank() == 2 && d != null && d.count() > 0;
+                        return !prev || lowRankChange;
+                    }, sink));
                 }
                 long fisherBytes = sink.newBytes() - beforeFisher;
                 Optional<ObjectId> gramId = Optional.empty();
@@ -384,47 +387,6 @@ public final class CommitCommand {
 
         private Manifest.Entry keyframe(TensorInfo t, MemorySegment data, ObjectSink sink) {
             return new Manifest.Entry(t, sink.putChunks(data, progress), List.of(), 0);
-        }
-    }
-
-    /**
-     * A Fisher tensor as a manifest entry. A Fisher kept only on a sparse update's entries is
-     * mostly zeros: it is stored as an all-zero keyframe (whose chunks are shared by every such
-     * tensor of that size) plus one exact SET delta of the non-zero entries, so it costs about
-     * what the update costs; a dense one is stored whole.
-     */
-    private static Manifest.Entry fisherEntry(TensorInfo t, MemorySegment data, ObjectSink sink) {
-        long n = t.numel();
-        int size = t.dtype().byteSize();
-        long nonZero = 0;
-        for (long i = 0; i < n; i++) {
-            if (t.dtype().getDouble(data, i) != 0) {
-                nonZero++;
-            }
-        }
-        if (nonZero * (Long.BYTES + size) >= t.byteSize() / 4) {
-            return new Manifest.Entry(t, sink.putChunks(data, ProgressListener.NONE), List.of(), 0);
-        }
-        try (Arena a = Arena.ofShared()) {
-            MemorySegment zeros = a.allocate(Math.max(1, t.byteSize()), 8).asSlice(0, t.byteSize());
-            MemorySegment positions = a.allocate(Math.max(1, nonZero) * Long.BYTES, 8);
-            MemorySegment values = a.allocate(Math.max(1, nonZero) * size, 8);
-            long k = 0;
-            for (long i = 0; i < n; i++) {
-                if (t.dtype().getDouble(data, i) != 0) {
-                    positions.setAtIndex(SparseTensorDelta.POSITION, k, i);
-                    MemorySegment.copy(data, i * size, values, k * size, size);
-                    k++;
-                }
-            }
-            Manifest.Entry zero = new Manifest.Entry(t, sink.putChunks(zeros, ProgressListener.NONE), List.of(), 0);
-            if (nonZero == 0) {
-                return zero;
-            }
-            SparseTensorDelta set = new SparseTensorDelta(t, SparseTensorDelta.Semantics.SET, nonZero, positions, values);
-            StoredDeltas.Encoded enc = new StoredDeltas(dev.merit.codec.ValueCoding.EXACT, 0)
-                    .encode(set, MemorySegment.NULL, MemorySegment.NULL, a);
-            return zero.withDelta(sink.putFinal(ObjectKind.DELTA, enc.bytes()), enc.bytes().length);
         }
     }
 

@@ -18,7 +18,7 @@ import java.util.Optional;
  * @param mergeSeconds the merge engine's time
  */
 public record MergeProvenance(String policy, String strategy, String mode, Map<String, Object> parameters, String base,
-                              double mergeSeconds, List<Proposal> proposals) {
+                              double mergeSeconds, double maxContributorShare, List<Proposal> proposals) {
 
     /** The layout written; merge sections written before the field existed are format 1 too. */
     public static final int FORMAT = 1;
@@ -27,12 +27,13 @@ public record MergeProvenance(String policy, String strategy, String mode, Map<S
 
     /** One merged proposal as the merge weighed it. */
     public record Proposal(String id, String contributor, String digest, String baseVersion, long staleness,
-                           double stalenessWeight, long exampleCount, double weight, long entries, double norm,
+                           double stalenessWeight, long exampleCount, double weight, double mergeWeight, long entries, double norm,
                            List<CheckResult> checks, Optional<String> review) {
 
-        static Proposal of(ProposalRecord p) {
+        /** {@code mergeWeight}: the weight the merge used, after the cap on one contributor's share. */
+        static Proposal of(ProposalRecord p, double mergeWeight) {
             return new Proposal(p.id(), p.contributor(), p.digest(), p.baseVersion(), p.staleness(), p.stalenessWeight(),
-                    p.exampleCount(), p.weight(), p.entries(), p.norm(), p.checks(), p.review());
+                    p.exampleCount(), p.weight(), mergeWeight, p.entries(), p.norm(), p.checks(), p.review());
         }
     }
 

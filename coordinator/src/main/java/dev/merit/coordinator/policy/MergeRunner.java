@@ -90,7 +90,7 @@ final class MergeRunner {
                     throw new Refused("merge of " + names(proposals) + " refused: " + broken.get() + "; '" + branch
                             + "' stays at " + head.abbreviate(12));
                 }
-                ObjectNode prov = provenance(head, proposals, merged.result(), merged.sparse(), strategy, parameters);
+                ObjectNode prov = provenance(head, proposals, cappedWeights(proposals, config.maxContributorShare()), merged.result(), merged.sparse(), strategy, parameters);
                 String message = "Merge " + proposals.size() + (proposals.size() == 1 ? " proposal: " : " proposals: ")
                         + names(proposals);
                 Instant now = Instant.now();
@@ -163,10 +163,12 @@ final class MergeRunner {
             Map<String, TensorInfo> layout = new LinkedHashMap<>();
             base.tensors().forEach(t -> layout.put(t.name(), t));
             List<MergeInput> inputs = new ArrayList<>();
-            for (ProposalRecord p : proposals) {
+            double[] weights = cappedWeights(proposals, config.maxContributorShare());
+            for (int i = 0; i < proposals.size(); i++) {
+                ProposalRecord p = proposals.get(i);
                 StoredDelta d = new StoredDelta(store, p, layout);
                 sources.add(d);
-                inputs.add(MergeInput.sparse(p.id(), d).withWeight(p.weight()));
+                inputs.add(MergeInput.sparse(p.id(), d).withWeight(weights[i]));
             }
             Merger merger = Merger.builder().base(base).inputs(inputs).strategy(strategy)
                     .parameters(parameters).statistics(statistics).build();
@@ -180,10 +182,56 @@ final class MergeRunner {
         return proposals.stream().map(p -> p.id() + " (" + p.contributor() + ")").collect(Collectors.joining(", "));
     }
 
-    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, MergeResult result, boolean sparse,
+    /**
+     * Each proposal's merge weight: its own weight (staleness weight x example count), scaled so
+     * that no contributor's proposals hold more than {@code maxShare} of the batch's total (at
+     * least 1/k with k contributors, so the shares can add up). Capped contributors share the
+     * same total T, the others keep theirs: T = s * (sum of the uncapped) / (1 - m * s) for m capped.
+     * A claimed example count, however large, can thus not outweigh everyone else.
+     */
+    static double[] cappedWeights(List<ProposalRecord> proposals, double maxShare) {
+        double[] w = new double[proposals.size()];
+        Map<String, Double> byContributor = new LinkedHashMap<>();
+        for (int i = 0; i < w.length; i++) {
+            ProposalRecord p = proposals.get(i);
+            w[i] = p.weight(); // at most ~9.2e18 (Long.MAX_VALUE examples) each: sums stay finite
+            byContributor.merge(p.contributor(), w[i], Double::sum);
+        }
+        int k = byContributor.size();
+        double s = Math.max(maxShare, 1.0 / k);
+        if (k < 2 || s >= 1) {
+            return w;
+        }
+        double[] sorted = byContributor.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        // smallest[j]: the sum of the j smallest totals, added smallest first (no cancellation against huge ones).
+        double[] smallest = new double[k + 1];
+        for (int j = 0; j < k; j++) {
+            smallest[j + 1] = smallest[j] + sorted[j];
+        }
+        double cap = Double.POSITIVE_INFINITY;
+        for (int m = 0; m < k; m++) { // m largest capped; the largest uncapped is sorted[k - 1 - m]
+            double t = s * smallest[k - m] / (1 - m * s);
+            if (sorted[k - 1 - m] <= t) {
+                cap = t;
+                break;
+            }
+        }
+        for (int i = 0; i < w.length; i++) {
+            double total = byContributor.get(proposals.get(i).contributor());
+            if (total > cap) {
+                w[i] *= cap / total;
+            }
+        }
+        return w;
+    }
+
+    private ObjectNode provenance(ObjectId head, List<ProposalRecord> proposals, double[] weights, MergeResult result, boolean sparse,
                                   Strategy strategy, MergeParameters parameters) {
+        List<MergeProvenance.Proposal> merged = new ArrayList<>();
+        for (int i = 0; i < proposals.size(); i++) {
+            merged.add(MergeProvenance.Proposal.of(proposals.get(i), weights[i]));
+        }
         return new MergeProvenance(config.policy().id(), strategy.id(), sparse ? "sparse" : "dense",
-                parameters.asMap(), head.name(), result.nanos() / 1e9,
-                proposals.stream().map(MergeProvenance.Proposal::of).toList()).toProvenance();
+                parameters.asMap(), head.name(), result.nanos() / 1e9, config.maxContributorShare(), merged).toProvenance();
     }
 }

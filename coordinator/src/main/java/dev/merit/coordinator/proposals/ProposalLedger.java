@@ -46,22 +46,29 @@ public final class ProposalLedger {
 
     /**
      * Stores an accepted proposal made by {@code make} from its new id, with its payload written by
-     * {@code payload}, and queues it for merging; a proposal with the same digest stored meanwhile
-     * rejects it.
+     * {@code payload}, and queues it for merging; a proposal with the same digest, or with the same
+     * change ({@code payloadHex}, whoever signed it), stored meanwhile rejects it.
      */
-    ProposalRecord accepted(String digestHex, Function<String, ProposalRecord> make, BiConsumer<Transaction, ProposalRecord> payload)
-            throws Rejection {
+    ProposalRecord accepted(String digestHex, String payloadHex, Function<String, ProposalRecord> make,
+                            BiConsumer<Transaction, ProposalRecord> payload) throws Rejection {
         ProposalRecord rec;
         synchronized (writeLock) {
             Optional<String> dup = store.byDigest(digestHex);
             if (dup.isPresent()) {
                 throw new Rejection("duplicate", "same digest as proposal " + dup.get());
             }
+            Optional<String> same = store.byPayload(payloadHex);
+            if (same.isPresent()) {
+                String by = store.find(same.get()).map(ProposalRecord::contributor).orElse("?");
+                throw new Rejection("duplicate", "the same change as proposal " + same.get() + " by '" + by
+                        + "' (payload " + payloadHex.substring(0, 12) + "); a change is proposed once, whoever signs it");
+            }
             rec = make.apply(store.nextId());
             try (Transaction tx = store.repository().newTransaction()) {
                 payload.accept(tx, rec);
                 store.put(tx, rec);
                 store.indexDigest(tx, rec);
+                store.indexPayload(tx, payloadHex, rec);
                 store.enqueue(tx, rec);
                 tx.addEvent(Topics.PROPOSALS, rec.id(), rec.eventJson());
                 tx.commit();

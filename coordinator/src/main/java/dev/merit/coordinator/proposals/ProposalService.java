@@ -120,7 +120,7 @@ public final class ProposalService {
         long s = staleness.staleness(spec);
         double weight = validation.config().stalenessWeight(s);
         double density = NumbersCheck.density(sum, ValidationChain.baseLayout(store.repository(), spec));
-        ProposalRecord rec = ledger.accepted(spec.digestHex(), id -> new ProposalRecord(id, spec.branch(), spec.contributor(),
+        ProposalRecord rec = ledger.accepted(spec.digestHex(), payloadDigest(spec, upload), id -> new ProposalRecord(id, spec.branch(), spec.contributor(),
                 spec.baseVersion(), ProposalRecord.Status.ACCEPTED, List.of(), checks, spec.digestHex(), s, weight,
                 spec.exampleCount(), spec.hasFisher(), sum.entries(), density, sum.totalNorm(), spec.payloadBytes(), spec.message(),
                 Instant.now(), Optional.empty(), Optional.empty(), spec.parts().stream().map(p -> p.info().name()).toList()),
@@ -137,6 +137,29 @@ public final class ProposalService {
         upload.discard();
         decided.accept(rec);
         return policy.accepted(rec);
+    }
+
+    /**
+     * SHA-256 of the change itself: each part's tensor name, dtype, shape and encoded delta, not the
+     * message, contributor, base or signature, so a re-signed or re-attributed copy has the same digest.
+     */
+    private static String payloadDigest(ProposalSpec spec, Uploads.Upload upload) {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        long at = 0;
+        for (ProposalSpec.Part p : spec.parts()) {
+            md.update((p.info().name() + "\0" + p.info().dtype() + p.info().shapeString() + "\0" + p.deltaBytes() + "\0")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            for (long off = 0; off < p.deltaBytes(); off += 1 << 20) {
+                md.update(upload.read(at + off, (int) Math.min(1 << 20, p.deltaBytes() - off)));
+            }
+            at += p.bytes();
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
     }
 
     /** Proposals of a branch visible to {@code who}: all for maintainers, their own otherwise. */

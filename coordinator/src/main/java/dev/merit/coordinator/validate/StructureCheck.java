@@ -54,6 +54,19 @@ public final class StructureCheck implements Validator {
                 throw new Rejection("structure", "tensor '" + t.name() + "': bad payload sizes (delta " + p.deltaBytes()
                         + " bytes, Fisher " + p.fisherBytes() + " bytes)");
             }
+            // A float32 Fisher value per changed entry at most (the ingest buffers one tensor's Fisher).
+            if (p.fisherBytes() / 4 > b.numel() || p.fisherBytes() > Integer.MAX_VALUE - 8) {
+                throw new Rejection("structure", "tensor '" + t.name() + "': Fisher of " + p.fisherBytes()
+                        + " bytes is more than 4 bytes for each of the tensor's " + b.numel() + " entries");
+            }
+        }
+        long payload = 0;
+        try {
+            for (ProposalSpec.Part p : spec.parts()) {
+                payload = Math.addExact(payload, Math.addExact(p.deltaBytes(), p.fisherBytes()));
+            }
+        } catch (ArithmeticException overflow) {
+            throw new Rejection("structure", "the declared payload sizes add up past 2^63 bytes");
         }
         boolean someFisher = spec.parts().stream().anyMatch(p -> p.fisherBytes() > 0);
         if (someFisher && !spec.hasFisher()) {
@@ -62,8 +75,8 @@ public final class StructureCheck implements Validator {
         if (config.requireFisher() && !spec.hasFisher()) {
             throw new Rejection("structure", "this coordinator merges with a Fisher-weighted strategy: push with a Fisher");
         }
-        if (spec.payloadBytes() > config.maxPayloadBytes()) {
-            throw new Rejection("structure", "payload of " + spec.payloadBytes() + " bytes exceeds the limit of " + config.maxPayloadBytes());
+        if (payload > config.maxPayloadBytes()) {
+            throw new Rejection("structure", "payload of " + payload + " bytes exceeds the limit of " + config.maxPayloadBytes());
         }
         if (spec.exampleCount() < 0) {
             throw new Rejection("structure", "example count " + spec.exampleCount() + " is negative");
