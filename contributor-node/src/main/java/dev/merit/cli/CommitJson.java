@@ -20,6 +20,7 @@ final class CommitJson {
         n.put("message", c.message());
         n.put("manifest", c.manifest().name());
         n.put("fisher", c.fisher().map(ObjectId::name).orElse(null));
+        n.put("gram", c.gram().map(ObjectId::name).orElse(null));
         n.put("stored_bytes", c.storedBytes());
         n.set("provenance", c.provenance());
         return n;

@@ -75,7 +75,7 @@ final class DemoCommand extends BaseCommand {
             String url = coord.url();
             String admin = coord.adminToken();
             out().println("coordinator on " + url + " (batch of 3, fisher); Kafka at " + coord.kafka().orElse("-")
-                    + "; metrics on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/metrics");
+                    + "; review page on http://127.0.0.1:" + coord.httpPort().orElse(-1) + "/ (metrics at /metrics)");
             rc |= step(work, "remote", "add", "origin", url, "--token", admin);
             rc |= step(work, "push", "origin", "main");
             try (RemoteClient c = RemoteClient.connect(url, admin)) {

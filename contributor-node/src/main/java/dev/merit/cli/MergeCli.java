@@ -3,8 +3,11 @@ package dev.merit.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.NotFoundException;
+import dev.merit.merge.MergeInput;
+import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.MergeStatistics;
+import dev.merit.merge.Merger;
 import dev.merit.merge.Strategy;
 import dev.merit.merge.recipe.MergeRunner;
 import dev.merit.merge.recipe.Recipe;
@@ -27,20 +30,22 @@ import picocli.CommandLine.Parameters;
             "merit merge --recipe FILE.yaml [-o OUT]: merge as the recipe says (see docs/merging.md); models",
             "  may be files (relative to the recipe) or revisions of the repository here.",
             "merit merge REV... --strategy S [--weights W,...] [-m MSG]: merge the revisions' changes since",
-            "  their merge base into a new commit on the current branch, from the stored sparse deltas."})
+            "  their merge base into a new commit on the current branch, from the stored sparse deltas.",
+            "merit merge FILE... --strategy S [--base FILE] [--gram FILE]... -o OUT: merge model files;",
+            "  regmean takes one --gram file per model, in order."})
 final class MergeCli extends BaseCommand {
 
-    @Option(names = "--recipe", paramLabel = "FILE.yaml")
+    @Option(names = "--recipe", paramLabel = "FILE.yaml", description = "Merge the files and revisions this recipe lists.")
     Path recipe;
 
     @Option(names = {"-o", "--output"}, paramLabel = "OUT.safetensors", description = "Output file (overrides the recipe's).")
     Path output;
 
-    @Parameters(arity = "0..*", paramLabel = "REV")
+    @Parameters(arity = "0..*", paramLabel = "REV", description = "Revisions to merge into a merge commit (without --recipe).")
     List<String> revisions = new ArrayList<>();
 
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "average",
-            description = "average, fisher, task-arithmetic, ties, dare, median, trimmed-mean, krum, multi-krum (default ${DEFAULT-VALUE}).")
+            description = "average, fisher, task-arithmetic, ties, dare, median, trimmed-mean, krum, multi-krum, regmean (default ${DEFAULT-VALUE}).")
     String strategy;
 
     @Option(names = "--weights", split = ",", paramLabel = "W", description = "One weight per revision.")
@@ -49,10 +54,13 @@ final class MergeCli extends BaseCommand {
     @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "A strategy parameter, e.g. -p fisher_floor=1e-6.")
     Map<String, String> params = new LinkedHashMap<>();
 
-    @Option(names = "--base", paramLabel = "REV", description = "Merge changes relative to REV instead of the merge base.")
+    @Option(names = "--base", paramLabel = "REV", description = "Merge changes relative to REV instead of the merge base (with FILE inputs: a base file).")
     String base;
 
-    @Option(names = {"-m", "--message"})
+    @Option(names = "--gram", paramLabel = "FILE", description = "Gram matrices of one model's linear-layer inputs (regmean), one per FILE input, in order.")
+    List<Path> grams = new ArrayList<>();
+
+    @Option(names = {"-m", "--message"}, description = "Message of the merge commit.")
     String message;
 
     @Option(names = "--explain", description = "Print merge statistics: supports, overlap, sign agreement, cosines, norms.")
@@ -71,6 +79,17 @@ final class MergeCli extends BaseCommand {
         }
         if (revisions.isEmpty()) {
             throw new InvalidInputException("merge needs --recipe FILE or at least one revision");
+        }
+        if (revisions.stream().allMatch(r -> Files.isRegularFile(path(Path.of(r))))) {
+            return runFiles();
+        }
+        if (!grams.isEmpty()) {
+            throw new InvalidInputException("--gram goes with model files; '" + revisions.stream()
+                    .filter(r -> !Files.isRegularFile(path(Path.of(r)))).findFirst().orElseThrow() + "' is not a file");
+        }
+        if (Strategy.parse(strategy) == Strategy.REGMEAN) {
+            throw new InvalidInputException("regmean over revisions needs Gram matrices stored with the commits, which this"
+                    + " repository does not have yet; merge model files with one --gram FILE each, or use a recipe with 'gram:' per model");
         }
         try (Repository repo = openRepository()) {
             MergeCommand.Result r = repo.merge().setRevisions(revisions).setWeights(weights)
@@ -92,6 +111,64 @@ final class MergeCli extends BaseCommand {
             r.merge().statistics().ifPresent(this::printStatistics);
         }
         return ExitCode.OK;
+    }
+
+    /** merit merge FILE... : models from files, written to -o. */
+    private int runFiles() throws Exception {
+        if (output == null) {
+            throw new InvalidInputException("merging files needs -o OUT.safetensors");
+        }
+        if (!grams.isEmpty() && grams.size() != revisions.size()) {
+            throw new InvalidInputException("--gram given " + grams.size() + " times for " + revisions.size() + " model files; give one per model");
+        }
+        if (!weights.isEmpty() && weights.size() != revisions.size()) {
+            throw new InvalidInputException("--weights has " + weights.size() + " values for " + revisions.size() + " model files");
+        }
+        Strategy s = Strategy.parse(strategy);
+        List<TensorSource> opened = new ArrayList<>();
+        try {
+            Merger.Builder b = Merger.builder().strategy(s).parameters(MergeParameters.defaults().with(parsedParams()))
+                    .statistics(explain).progress(mergeProgress(json));
+            if (base != null) {
+                b.base(open(existingFile(Path.of(base)), opened));
+            }
+            for (int i = 0; i < revisions.size(); i++) {
+                String f = revisions.get(i);
+                MergeInput in = MergeInput.model(f, open(existingFile(Path.of(f)), opened));
+                if (!weights.isEmpty()) {
+                    in = in.withWeight(weights.get(i));
+                }
+                if (!grams.isEmpty()) {
+                    in = in.withGram(open(existingFile(grams.get(i)), opened));
+                }
+                b.input(in);
+            }
+            Path out = path(output);
+            MergeResult r = b.build().mergeTo(out);
+            if (json) {
+                ObjectNode n = JSON.createObjectNode();
+                n.put("output", out.toString());
+                n.put("strategy", s.id());
+                n.put("tensors", r.tensors());
+                n.put("bytes", r.bytes());
+                n.put("seconds", r.nanos() / 1e9);
+                r.statistics().ifPresent(st -> n.set("statistics", JSON.valueToTree(st)));
+                printJson(n);
+                return ExitCode.OK;
+            }
+            out().printf("merged %d models with %s into %s (%d tensors, %.2f s)%n", revisions.size(), s.id(), out,
+                    r.tensors(), r.nanos() / 1e9);
+            r.statistics().ifPresent(this::printStatistics);
+            return ExitCode.OK;
+        } finally {
+            opened.forEach(TensorSource::close);
+        }
+    }
+
+    private static TensorSource open(Path p, List<TensorSource> opened) {
+        TensorSource s = Safetensors.open(p);
+        opened.add(s);
+        return s;
     }
 
     private Map<String, Object> parsedParams() {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "show", header = "Show a commit: its metadata, what it changed, and the bytes it added to the store.")
 final class ShowCommand extends BaseCommand {
 
-    @Parameters(arity = "0..1", paramLabel = "REV")
+    @Parameters(arity = "0..1", paramLabel = "REV", description = "The commit to show.")
     String rev = "HEAD";
 
     @Option(names = "--json", description = "Print one JSON document.")
@@ -23,7 +23,7 @@ final class ShowCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        try (Repository repo = openRepository()) {
+        try (Repository repo = openRepositoryForReading()) {
             ObjectId id = repo.resolve(rev);
             Commit c = repo.readCommit(id);
             long dense = repo.manifestOf(id).tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
@@ -49,6 +49,7 @@ final class ShowCommand extends BaseCommand {
             out().println("Author:  " + c.author());
             out().println("Date:    " + c.time());
             c.fisher().ifPresent(f -> out().println("Fisher:  attached"));
+            c.gram().ifPresent(g -> out().println("Gram:    attached (RegMean statistics)"));
             out().println();
             c.message().lines().forEach(l -> out().println("    " + l));
             out().println();

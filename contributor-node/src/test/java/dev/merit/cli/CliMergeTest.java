@@ -95,6 +95,48 @@ class CliMergeTest {
         assertTensorClose(expectedH, dir.resolve("merged.safetensors"), "h", 1.0 / 128);
     }
 
+    /** A Gram file for tensor "w" (50 inputs) with diagonal {@code diag(k) = scale * (k + 1)}: packed upper or full. */
+    private Path diagonalGram(String name, double scale, boolean packed) {
+        int in = 50;
+        TensorInfo t = packed ? TensorInfo.of("w", DType.F32, dev.merit.merge.GramMatrix.packedSize(in)) : TensorInfo.of("w", DType.F32, in, in);
+        java.util.Map<String, String> meta = packed
+                ? java.util.Map.of(dev.merit.merge.GramMatrix.FORMAT_KEY, dev.merit.merge.GramMatrix.PACKED_UPPER) : java.util.Map.of();
+        Path p = dir.resolve(name);
+        try (dev.merit.safetensors.SafetensorsWriter w = dev.merit.safetensors.SafetensorsWriter.create(p, List.of(t), meta)) {
+            long q = 0;
+            for (int r = 0; r < in; r++) {
+                for (int c = packed ? r : 0; c < in; c++) {
+                    DType.F32.setDouble(w.segment("w"), q++, r == c ? scale * (r + 1) : 0);
+                }
+            }
+            w.finish();
+        }
+        return p;
+    }
+
+    @Test
+    void regmeanOfFilesWithAGramEach() throws Exception {
+        diagonalGram("ga.safetensors", 1.0, true);
+        Path gb = diagonalGram("gb.safetensors", 3.0, false);
+        JsonNode r = JSON.readTree(ok("merge", "a.safetensors", "b.safetensors", "--strategy", "regmean", "--base", "base.safetensors",
+                "--gram", "ga.safetensors", "--gram", gb.getFileName().toString(), "-o", "rm.safetensors", "--json").out());
+        assertEquals("regmean", r.path("strategy").asText());
+        // Diagonal Gram matrices make regmean a per-column weighted mean: column k weighs a by (k+1), b by 3(k+1), so 1/4 and 3/4.
+        double[] expected = combine(base, List.of(a, b), new double[] {0.25, 0.75}, "w");
+        assertTensorClose(expected, dir.resolve("rm.safetensors"), "w", 1e-6);
+        double[] expectedH = combine(base, List.of(a, b), new double[] {0.5, 0.5}, "h");
+        assertTensorClose(expectedH, dir.resolve("rm.safetensors"), "h", 1.0 / 128);
+
+        CliRunner.Result missing = merit.run("merge", "a.safetensors", "b.safetensors", "--strategy", "regmean",
+                "--gram", "ga.safetensors", "-o", "x.safetensors");
+        assertEquals(4, missing.exitCode(), missing::toString);
+        assertTrue(missing.err().contains("--gram given 1 times for 2 model files"), missing.err());
+        ok("init", "--from", "base.safetensors", "-m", "base");
+        CliRunner.Result revs = merit.run("merge", "main", "main", "--strategy", "regmean");
+        assertEquals(4, revs.exitCode(), revs::toString);
+        assertTrue(revs.err().contains("regmean over revisions needs Gram matrices stored with the commits"), revs.err());
+    }
+
     @Test
     void recipeErrorsNameTheModel() throws Exception {
         Files.writeString(dir.resolve("bad.yaml"), """

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.merit.coordinator.Coordinator;
+import dev.merit.coordinator.events.KafkaAccess;
 import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
@@ -139,11 +140,11 @@ class CoordinatorEndToEndTest {
             assertEquals(3, list.out().split(": merged", -1).length - 1, list.out());
 
             // The version went out on Kafka too.
-            assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), head), "merit.versions event");
-            assertTrue(versionEventSeen(coord.events().orElseThrow().bootstrapServers(), v0), "the published version's event");
+            assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), head), "merit.versions event");
+            assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), v0), "the published version's event");
 
             // /metrics counts what the relay published: every record now in the topics.
-            long inKafka = recordsInTopics(coord.events().orElseThrow().bootstrapServers());
+            long inKafka = recordsInTopics(coord.events().orElseThrow().kafkaAccess());
             assertTrue(inKafka >= 5, "2 versions and 3 proposals, at least: " + inKafka);
             assertEquals(inKafka, awaitMetric(coord.httpPort().orElseThrow(), "merit_events_published_total", inKafka));
         }
@@ -282,9 +283,8 @@ class CoordinatorEndToEndTest {
     }
 
     /** All records of the coordinator's topics, read until a second passes without a new one. */
-    private static long recordsInTopics(String bootstrap) {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+    private static long recordsInTopics(KafkaAccess kafka) {
+        Properties p = kafka.clientProperties();
         p.put("group.id", "e2e-count");
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");
@@ -319,9 +319,8 @@ class CoordinatorEndToEndTest {
         return value;
     }
 
-    private static boolean versionEventSeen(String bootstrap, ObjectId commit) {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+    private static boolean versionEventSeen(KafkaAccess kafka, ObjectId commit) {
+        Properties p = kafka.clientProperties();
         p.put("group.id", "e2e-test-" + commit.abbreviate(12));
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");

@@ -14,6 +14,7 @@ import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.proposals.Uploads;
+import dev.merit.coordinator.review.ReviewService;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationChain;
 import dev.merit.coordinator.validate.ValidationConfig;
@@ -79,7 +80,7 @@ public final class Coordinator implements AutoCloseable {
             KeyRegistry keys = new KeyRegistry(repo);
             this.metrics = new CoordinatorMetrics();
             if (b.kafka != null) {
-                EventBus bus = EventBus.start(repo, data, b.kafka, metrics);
+                EventBus bus = EventBus.start(repo, data, b.kafka, b.kafkaConfig, metrics);
                 started.add(bus);
                 this.events = Optional.of(bus);
             } else {
@@ -102,12 +103,13 @@ public final class Coordinator implements AutoCloseable {
             versions.addListener(v -> metrics.headVersion(v.branch(), v.number()));
             repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
             ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake);
-            this.policy = new PolicyRunner(b.policy, ledger, versions, (branch, commit, n, took) -> {
-                metrics.mergeDuration(took);
-                b.hooks.merged(branch, commit, n, took);
-            }, e -> LOG.log(Level.WARNING, "merge failed", e));
-            started.add(policy);
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
+            this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
+                    (branch, commit, n, took) -> {
+                        metrics.mergeDuration(took);
+                        b.hooks.merged(branch, commit, n, took);
+                    }, e -> LOG.log(Level.WARNING, "merge failed", e));
+            started.add(policy);
             ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
                     keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
             this.proposals = new ProposalService(ledger, new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")), validation,
@@ -118,6 +120,8 @@ public final class Coordinator implements AutoCloseable {
                             metrics.proposalAccepted();
                         }
                     });
+            ReviewService review = new ReviewService(tokens, proposals, policy, versions);
+            http.ifPresent(h -> h.serveReviewPage(review, events.map(EventBus::feed)));
             this.versionService = new VersionService(versions);
             this.admin = new AdminService(tokens, keys);
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -277,6 +281,7 @@ public final class Coordinator implements AutoCloseable {
         private int port = 7070;
         private Hooks hooks = new Hooks() {};
         private String kafka;
+        private Path kafkaConfig;
         private int httpPort = -1;
 
         private Builder(Path dataDir) {
@@ -316,7 +321,13 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
 
-        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        /** Client settings (SASL, TLS) for an external Kafka cluster, as a properties file; null for none. */
+        public Builder kafkaConfig(Path clientConfig) {
+            this.kafkaConfig = clientConfig;
+            return this;
+        }
+
+        /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
             return this;

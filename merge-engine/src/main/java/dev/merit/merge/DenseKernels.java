@@ -8,7 +8,7 @@ import java.util.Arrays;
  * per-input arrays first. That halves the bytes moved per element and keeps the working set in
  * the L1/L2 caches, so the merge runs at the speed memory can feed it.
  *
- * <p>The arithmetic is the general path's ({@code Merger.load} then {@link Kernels}), operation
+ * <p>The arithmetic is the general path's ({@code OpenedTensor.load} then {@link Kernels}), operation
  * for operation and in the same order, so both give bit-identical results.
  */
 final class DenseKernels {
@@ -22,7 +22,7 @@ final class DenseKernels {
      * Puts the merged change of elements [start, start + len) in {@code b.out[0, len)} and the
      * base in {@code b.base[0, len)}; returns false, doing nothing, if the strategy has no kernel here.
      */
-    static boolean merge(Block b, TensorCtx c, Merger.Opened o, long start, int len) {
+    static boolean merge(Block b, TensorCtx c, OpenedTensor o, long start, int len) {
         MergeParameters p = c.rule.params();
         switch (c.rule.strategy()) {
             case AVERAGE -> {
@@ -42,7 +42,7 @@ final class DenseKernels {
     }
 
     /** The base for tile [start + off, start + off + tl) into {@code bt[0, tl)}, and into {@code b.base} where the caller expects it. */
-    private static void readBase(Block b, Merger.Opened o, long start, int off, int tl, float[] bt) {
+    private static void readBase(Block b, OpenedTensor o, long start, int off, int tl, float[] bt) {
         if (o.base != null) {
             BlockIO.read(o.base, o.baseType, start + off, tl, bt, b.s16, b.f64);
         } else {
@@ -55,7 +55,7 @@ final class DenseKernels {
     // C2 cannot rule out overlap between two float[]s and leaves the loop scalar (several times slower).
 
     /** {@code out = sum_i (w_i * scale) * d_i}, with {@code d_i = (x_i - base) * clip_i}. */
-    private static void weighted(Block b, TensorCtx c, Merger.Opened o, long start, int len, float scale) {
+    private static void weighted(Block b, TensorCtx c, OpenedTensor o, long start, int len, float scale) {
         float[] x = b.tmp;
         float[] ot = b.d[0];
         float[] bt = b.m[0];
@@ -95,7 +95,7 @@ final class DenseKernels {
     }
 
     /** {@code out = sum_i a_i d_i / (B + sum_i a_i)} with {@code a_i = w_i * max(F_i * inv_i, floor)}; 0 where the denominator is 0. */
-    private static void fisher(Block b, TensorCtx c, Merger.Opened o, MergeParameters p, long start, int len) {
+    private static void fisher(Block b, TensorCtx c, OpenedTensor o, MergeParameters p, long start, int len) {
         float[] x = b.tmp;
         float[] f = b.f[0];
         float[] den = b.baseFisher;

@@ -23,6 +23,7 @@ final class Kernels {
             case MEDIAN -> orderStatistic(b, p.averageOver() == MergeParameters.Over.TOUCHED, 0, true);
             case TRIMMED_MEAN -> orderStatistic(b, p.averageOver() == MergeParameters.Over.TOUCHED, p.beta(), false);
             case BASE -> Arrays.fill(b.out, 0, b.len, 0f);
+            case REGMEAN -> throw new IllegalStateException("regmean tensor '" + c.name() + "' reached the per-entry kernels");
         }
     }
 

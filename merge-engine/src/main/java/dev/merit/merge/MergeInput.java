@@ -13,9 +13,11 @@ import java.util.Objects;
  * @param sparse the sparse delta ({@link Kind#SPARSE}); null otherwise
  * @param weight lambda_i, finite
  * @param fisher dense diagonal Fisher with the model's tensor names and shapes, or null (sparse inputs carry theirs)
+ * @param gram   Gram matrices of the linear layers' inputs for {@link Strategy#REGMEAN}, or null: one tensor
+ *               per layer, named like the layer's weight, in the format {@link GramMatrix} reads
  */
 public record MergeInput(String label, Kind kind, TensorSource source, SparseDeltaSource sparse,
-                         double weight, TensorSource fisher) {
+                         double weight, TensorSource fisher, TensorSource gram) {
 
     public enum Kind {
         /** Full weights; the change is {@code model - base} (or the model itself without a base). */
@@ -38,23 +40,28 @@ public record MergeInput(String label, Kind kind, TensorSource source, SparseDel
     }
 
     public static MergeInput model(String label, TensorSource model) {
-        return new MergeInput(label, Kind.MODEL, model, null, 1.0, null);
+        return new MergeInput(label, Kind.MODEL, model, null, 1.0, null, null);
     }
 
     public static MergeInput delta(String label, TensorSource delta) {
-        return new MergeInput(label, Kind.DELTA, delta, null, 1.0, null);
+        return new MergeInput(label, Kind.DELTA, delta, null, 1.0, null, null);
     }
 
     public static MergeInput sparse(String label, SparseDeltaSource delta) {
-        return new MergeInput(label, Kind.SPARSE, null, delta, 1.0, null);
+        return new MergeInput(label, Kind.SPARSE, null, delta, 1.0, null, null);
     }
 
     public MergeInput withWeight(double w) {
-        return new MergeInput(label, kind, source, sparse, w, fisher);
+        return new MergeInput(label, kind, source, sparse, w, fisher, gram);
     }
 
     public MergeInput withFisher(TensorSource f) {
-        return new MergeInput(label, kind, source, sparse, weight, f);
+        return new MergeInput(label, kind, source, sparse, weight, f, gram);
+    }
+
+    /** With the Gram matrices {@code g} of this model's linear-layer inputs (for regmean). */
+    public MergeInput withGram(TensorSource g) {
+        return new MergeInput(label, kind, source, sparse, weight, fisher, g);
     }
 
     boolean hasFisher() {

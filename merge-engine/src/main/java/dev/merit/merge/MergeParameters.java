@@ -26,11 +26,13 @@ import java.util.Map;
  * @param clipNorm         norm-clip each input's change to this L2 norm before merging; 0 turns clipping off ({@code clip_norm})
  * @param clipScope        whether the clipped norm is over the whole model or each tensor ({@code clip_scope})
  * @param stepSize         eta in {@code base + eta * D} ({@code step_size})
+ * @param alpha            RegMean's weight of the off-diagonal Gram entries: {@code G' = alpha G + (1 - alpha) diag(G)} ({@code alpha})
+ * @param fallback         the strategy RegMean uses for tensors without Gram matrices (biases, norms, embeddings) ({@code fallback})
  */
 public record MergeParameters(Over averageOver, double fisherFloor, boolean normalizeFishers, boolean favorBase,
                               double baseWeight, double baseFisherValue, double lambda, double density,
                               double dropRate, long seed, double beta, int byzantine, int select,
-                              double clipNorm, ClipScope clipScope, double stepSize) {
+                              double clipNorm, ClipScope clipScope, double stepSize, double alpha, Strategy fallback) {
 
     /** Which inputs count at an entry of a sparse merge. */
     public enum Over { ALL, TOUCHED }
@@ -39,7 +41,7 @@ public record MergeParameters(Over averageOver, double fisherFloor, boolean norm
     public enum ClipScope { MODEL, TENSOR }
 
     private static final MergeParameters DEFAULTS = new MergeParameters(Over.ALL, 1e-6, false, false, 1.0, Double.NaN,
-            1.0, 0.2, 0.9, 0, 0.1, -1, 0, 0, ClipScope.MODEL, 1.0);
+            1.0, 0.2, 0.9, 0, 0.1, -1, 0, 0, ClipScope.MODEL, 1.0, 0.9, Strategy.AVERAGE);
 
     public MergeParameters {
         check(fisherFloor >= 0 && Double.isFinite(fisherFloor), "fisher_floor", fisherFloor, "a finite number >= 0");
@@ -54,6 +56,9 @@ public record MergeParameters(Over averageOver, double fisherFloor, boolean norm
         check(select >= 0, "select", select, ">= 0");
         check(clipNorm >= 0 && Double.isFinite(clipNorm), "clip_norm", clipNorm, "a finite number >= 0 (0 = off)");
         check(Double.isFinite(stepSize), "step_size", stepSize, "a finite number");
+        check(alpha >= 0 && alpha <= 1, "alpha", alpha, "in [0, 1]");
+        check(fallback != null && fallback != Strategy.REGMEAN && !fallback.isKrum(), "fallback", fallback,
+                "a strategy that merges entry by entry (not regmean, krum or multi-krum)");
     }
 
     private static void check(boolean ok, String name, Object value, String want) {
@@ -98,7 +103,9 @@ public record MergeParameters(Over averageOver, double fisherFloor, boolean norm
                 Math.toIntExact(integer("select", m.get("select"))),
                 number("clip_norm", m.get("clip_norm")),
                 enumValue(ClipScope.class, "clip_scope", m.get("clip_scope")),
-                number("step_size", m.get("step_size")));
+                number("step_size", m.get("step_size")),
+                number("alpha", m.get("alpha")),
+                m.get("fallback") instanceof Strategy st ? st : Strategy.parse(String.valueOf(m.get("fallback"))));
     }
 
     /** The parameters by recipe name, for provenance and {@code --explain}. */
@@ -120,6 +127,8 @@ public record MergeParameters(Over averageOver, double fisherFloor, boolean norm
         m.put("clip_norm", clipNorm);
         m.put("clip_scope", clipScope.name().toLowerCase(Locale.ROOT));
         m.put("step_size", stepSize);
+        m.put("alpha", alpha);
+        m.put("fallback", fallback.id());
         return m;
     }
 

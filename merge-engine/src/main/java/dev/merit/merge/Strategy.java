@@ -29,7 +29,13 @@ public enum Strategy {
     /** Weighted mean of the {@code select} inputs with the best Krum scores. */
     MULTI_KRUM("multi-krum", false, false),
     /** Keeps the base's values: for per-tensor rules that freeze some tensors. */
-    BASE("base", true, false);
+    BASE("base", true, false),
+    /**
+     * Per linear layer, the least-squares merge of the layers' outputs on each input's data (Jin
+     * et al.): {@code W = (sum_i G_i')^-1 sum_i G_i' W_i} from each input's Gram matrix; other
+     * tensors by the {@code fallback} strategy.
+     */
+    REGMEAN("regmean", false, false);
 
     private final String id;
     private final boolean needsBase;

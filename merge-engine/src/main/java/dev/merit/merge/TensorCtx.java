@@ -25,6 +25,8 @@ final class TensorCtx {
     float[] thr;
     /** DARE stream per input. */
     long[] salt;
+    /** RegMean's merged change (numel F32 values), computed before the merge pass reaches the tensor. */
+    java.lang.foreign.MemorySegment precomputed;
 
     TensorCtx(int index, TensorInfo ref, TensorInfo out, Rule rule) {
         this.index = index;

@@ -201,9 +201,14 @@ final class MergeFixtures {
 
     /** Runs the numpy oracle on {@code spec} (see merge_reference.py) and returns the expected file. */
     static Path reference(Path dir, Map<String, Object> spec) throws Exception {
-        Path script = dir.resolve("merge_reference.py");
+        return reference(dir, "merge_reference.py", spec);
+    }
+
+    /** Runs the numpy oracle {@code scriptName} (a test resource beside this class) on {@code spec}. */
+    static Path reference(Path dir, String scriptName, Map<String, Object> spec) throws Exception {
+        Path script = dir.resolve(scriptName);
         if (!Files.exists(script)) {
-            try (InputStream in = MergeFixtures.class.getResourceAsStream("merge_reference.py")) {
+            try (InputStream in = MergeFixtures.class.getResourceAsStream(scriptName)) {
                 Files.copy(in, script);
             }
         }
@@ -221,9 +226,17 @@ final class MergeFixtures {
         return out;
     }
 
-    /** Every floating-point tensor of {@code expected} is in {@code actual} within atol + rtol * |expected|. */
+    /**
+     * Every floating-point tensor of {@code expected} is in {@code actual} within atol + rtol * |expected|,
+     * and {@code actual} has no floating-point tensor the oracle did not compute.
+     */
     static void assertClose(Path expected, Path actual, double atol, double rtol) {
         try (SafetensorsFile e = SafetensorsFile.open(expected); SafetensorsFile a = SafetensorsFile.open(actual)) {
+            for (TensorInfo t : a.tensors()) {
+                if (t.dtype().isFloatingPoint() && e.info(t.name()).isEmpty()) {
+                    fail("tensor '" + t.name() + "' is in the output but not in the reference");
+                }
+            }
             for (TensorInfo t : e.tensors()) {
                 TensorInfo at = a.info(t.name()).orElseThrow();
                 assertEquals(t.numel(), at.numel(), t.name());

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link Merger#mergeSparse} against {@link Merger#mergeTo(Path)} on the same inputs: the base
  * plus the sparse result's SET deltas must equal the dense output bit for bit, for every
  * strategy, ADD and SET inputs, clipping, Fisher options, per-tensor rules and storage dtypes.
- * The dense path runs on one thread so its scan sums add in block order, as the sparse scan does.
+ * Both scans sum per chunk in block order, so thread counts do not matter ({@link ThreadCountTest}).
  */
 class SparseMergeTest {
 

@@ -36,6 +36,7 @@ public final class CommitCommand {
     private final Repository repo;
     private TensorSource source;
     private TensorSource fisher;
+    private TensorSource gram;
     private String message;
     private String author = System.getProperty("user.name", "unknown");
     private String branchRef;
@@ -81,6 +82,18 @@ public final class CommitCommand {
 
     public CommitCommand setFisher(TensorSource fisher) {
         this.fisher = fisher;
+        return this;
+    }
+
+    /**
+     * Attaches RegMean statistics: for each linear layer, a tensor named like the layer's weight
+     * ({@code [out, in]}) holding the Gram matrix of its inputs as a packed upper triangle
+     * ({@code [in * (in + 1) / 2]}, F32 or F16), with {@code __metadata__} {@code merit.gram =
+     * packed-upper} and {@code merit.gram.examples = N}. Stored beside the version and read back
+     * with {@link Repository#openGram}.
+     */
+    public CommitCommand setGram(TensorSource gram) {
+        this.gram = gram;
         return this;
     }
 
@@ -165,12 +178,15 @@ public final class CommitCommand {
         if (message == null || message.isBlank()) {
             throw new InvalidInputException("a commit message is required (-m)");
         }
-        if (changes != null && (fisher != null || !selection.isLossless() || valueCoding != dev.merit.codec.ValueCoding.EXACT
+        if (changes != null && (fisher != null || gram != null || !selection.isLossless() || valueCoding != dev.merit.codec.ValueCoding.EXACT
                 || lowRank > 0)) {
             throw new IllegalStateException("setChanges commits are lossless and carry no Fisher");
         }
         if (fisher != null) {
             checkFisher();
+        }
+        if (gram != null) {
+            checkGram();
         }
         String ref = branchRef != null ? branchRef : repo.refs().headTarget();
         java.util.concurrent.locks.ReentrantLock lock = repo.refLock(ref);
@@ -218,6 +234,24 @@ public final class CommitCommand {
         }
     }
 
+    private void checkGram() {
+        if (!"packed-upper".equals(gram.metadata().get("merit.gram"))) {
+            throw new InvalidInputException(gram.describe() + ": Gram matrices need __metadata__ merit.gram=packed-upper, got "
+                    + gram.metadata().get("merit.gram"));
+        }
+        for (TensorInfo g : gram.tensors()) {
+            TensorInfo w = source.info(g.name()).orElseThrow(() -> new InvalidInputException(
+                    gram.describe() + ": Gram matrix '" + g.name() + "' names no tensor of the model"));
+            long in = w.rank() == 2 ? w.dim(1) : -1;
+            if (in < 0 || g.rank() != 1 || g.dim(0) != in * (in + 1) / 2
+                    || (g.dtype() != dev.merit.tensor.DType.F32 && g.dtype() != dev.merit.tensor.DType.F16)) {
+                throw new InvalidInputException(gram.describe() + ": Gram matrix '" + g.name() + "' is " + g.dtype()
+                        + g.shapeString() + ", expected F32 or F16 [" + (in < 0 ? "?" : in * (in + 1) / 2)
+                        + "] for weight " + w.shapeString());
+            }
+        }
+    }
+
     /** One try at writing the commit on top of a given parent. */
     private final class Attempt {
         private final Optional<ObjectId> parentId;
@@ -258,15 +292,28 @@ public final class CommitCommand {
                     }
                     fisherId = Optional.of(sink.putFinal(ObjectKind.MANIFEST, new Manifest(fe, Map.of()).encode()));
                 }
+                long fisherBytes = sink.newBytes() - beforeFisher;
+                Optional<ObjectId> gramId = Optional.empty();
+                if (gram != null) {
+                    List<Manifest.Entry> ge = new ArrayList<>();
+                    for (TensorInfo t : gram.tensors()) {
+                        ge.add(new Manifest.Entry(t, sink.putChunks(gram.data(t.name()), ProgressListener.NONE), List.of(), 0));
+                    }
+                    gramId = Optional.of(sink.putFinal(ObjectKind.MANIFEST, new Manifest(ge, gram.metadata()).encode()));
+                }
+                long gramBytes = sink.newBytes() - beforeFisher - fisherBytes;
                 List<ObjectId> parents = new ArrayList<>();
                 parentId.ifPresent(parents::add);
                 parents.addAll(extraParents);
                 ObjectNode prov = buildProvenance(deltas);
                 if (fisher != null) {
-                    prov.put("fisher_bytes", sink.newBytes() - beforeFisher);
+                    prov.put("fisher_bytes", fisherBytes);
+                }
+                if (gram != null) {
+                    prov.put("gram_bytes", gramBytes);
                 }
                 Commit commit = new Commit(manifestId, parents, author, time != null ? time : Instant.now(), message,
-                        fisherId, prov, sink.newBytes());
+                        fisherId, gramId, prov, sink.newBytes());
                 ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());
                 RocksStore.Batch batch = sink.finish();
                 alsoWrite.accept(commitId, new Transaction(repo, batch, false));
@@ -383,7 +430,7 @@ public final class CommitCommand {
                 prov.set("deltas", stats.toJson());
                 prov.setAll(provenance);
                 Commit commit = new Commit(manifestId, parents, author, time != null ? time : Instant.now(), message,
-                        Optional.empty(), prov, sink.newBytes());
+                        Optional.empty(), Optional.empty(), prov, sink.newBytes());
                 ObjectId commitId = sink.putFinal(ObjectKind.COMMIT, commit.encode());
                 RocksStore.Batch batch = sink.finish();
                 alsoWrite.accept(commitId, new Transaction(repo, batch, false));

@@ -51,10 +51,10 @@ public final class Repository implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.locks.ReentrantLock> refLocks =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private Repository(Path workDir) {
+    private Repository(Path workDir, boolean readOnly) {
         this.workDir = workDir;
         this.metaDir = workDir.resolve(DIR_NAME);
-        this.store = RocksStore.open(metaDir.resolve("db"));
+        this.store = readOnly ? RocksStore.openForReading(metaDir.resolve("db")) : RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
         this.materializer = new Materializer(store);
         this.cache = new VersionCache(metaDir.resolve("cache"), materializer);
@@ -72,17 +72,29 @@ public final class Repository implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + abs.resolve(DIR_NAME) + ": " + e.getMessage(), e);
         }
-        Repository repo = new Repository(abs);
+        Repository repo = new Repository(abs, false);
         repo.refs.setHead(RefDatabase.HEADS + "main");
         return repo;
     }
 
     /** Opens the repository of {@code dir} or of its nearest ancestor that has one. */
     public static Repository open(Path dir) {
+        return new Repository(find(dir), false);
+    }
+
+    /**
+     * Opens for commands that only read (log, show, diff): it takes no lock, so it neither waits for
+     * nor blocks a writer, and opening writes nothing. Anything that writes to the store fails.
+     */
+    public static Repository openForReading(Path dir) {
+        return new Repository(find(dir), true);
+    }
+
+    private static Path find(Path dir) {
         Path abs = dir.toAbsolutePath().normalize();
         for (Path p = abs; p != null; p = p.getParent()) {
             if (Files.isDirectory(p.resolve(DIR_NAME).resolve("db"))) {
-                return new Repository(p);
+                return p;
             }
         }
         throw new NotFoundException("not a Merit repository (or any parent up to /): " + abs);
@@ -90,6 +102,33 @@ public final class Repository implements AutoCloseable {
 
     public Path workDir() {
         return workDir;
+    }
+
+    /**
+     * Backs the repository up into {@code target} while it stays in use: afterwards {@code target}
+     * is a repository of its own ({@link #open}) holding every object, ref, record and outbox event
+     * committed before the call. {@code target} must not exist or be an empty directory; the
+     * derived version cache is not copied.
+     */
+    public Path backup(Path target) {
+        Path abs = target.toAbsolutePath().normalize();
+        try {
+            if (Files.exists(abs)) {
+                if (!Files.isDirectory(abs)) {
+                    throw new InvalidInputException("backup target " + abs + " exists and is not a directory");
+                }
+                try (var entries = Files.list(abs)) {
+                    if (entries.findAny().isPresent()) {
+                        throw new InvalidInputException("backup target " + abs + " is not empty");
+                    }
+                }
+            }
+            Files.createDirectories(abs.resolve(DIR_NAME));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + abs.resolve(DIR_NAME) + ": " + e.getMessage(), e);
+        }
+        store.checkpoint(abs.resolve(DIR_NAME).resolve("db"));
+        return abs;
     }
 
     // ---------------------------------------------------------------- objects
@@ -403,6 +442,15 @@ public final class Repository implements AutoCloseable {
         return cache.open(manifest.name() + ".fisher.safetensors", () -> readManifest(manifest));
     }
 
+    /**
+     * The RegMean Gram matrices attached to {@code commit} (see {@link CommitCommand#setGram}),
+     * materialized into the cache like a version; empty if none.
+     */
+    public Optional<SafetensorsFile> openGram(ObjectId commit) {
+        return readCommit(commit).gram().map(manifest ->
+                cache.open(manifest.name() + ".gram.safetensors", () -> readManifest(manifest)));
+    }
+
     /** Scratch space for large intermediate files (merge outputs before they are committed). */
     Path tempDir() {
         Path t = metaDir.resolve("tmp");
@@ -490,9 +538,7 @@ public final class Repository implements AutoCloseable {
         Set<ObjectId> sent = new HashSet<>(haveObjects);
         for (var e : commits) {
             Commit c = e.getValue();
-            List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
-            c.fisher().ifPresent(ms::add);
-            for (ObjectId mid : ms) {
+            for (ObjectId mid : c.manifests()) {
                 if (!sent.add(mid)) {
                     continue;
                 }
@@ -510,9 +556,7 @@ public final class Repository implements AutoCloseable {
     }
 
     private void objectsOf(Commit c, Set<ObjectId> into) {
-        List<ObjectId> ms = new ArrayList<>(List.of(c.manifest()));
-        c.fisher().ifPresent(ms::add);
-        for (ObjectId mid : ms) {
+        for (ObjectId mid : c.manifests()) {
             if (into.add(mid)) {
                 for (Manifest.Entry t : readManifest(mid).tensors()) {
                     into.addAll(t.keyframe());
@@ -577,10 +621,7 @@ public final class Repository implements AutoCloseable {
                 continue;
             }
             stack.addAll(c.parents());
-            List<ObjectId> manifests = new ArrayList<>();
-            manifests.add(c.manifest());
-            c.fisher().ifPresent(manifests::add);
-            for (ObjectId mid : manifests) {
+            for (ObjectId mid : c.manifests()) {
                 if (!seen.get(ObjectKind.MANIFEST).add(mid)) {
                     continue;
                 }

@@ -41,6 +41,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--kafka", defaultValue = "embedded", description = "embedded (default), HOST:PORT, or none.")
     String kafka;
 
+    @Option(names = "--kafka-config", paramLabel = "FILE",
+            description = "Kafka client properties (security.protocol, sasl.*, ssl.*) for an external cluster given with --kafka HOST:PORT. "
+                    + "The embedded broker makes its own credential: DATA/kafka/client.properties.")
+    Path kafkaConfig;
+
     @Option(names = "--policy", defaultValue = "auto", description = "manual, auto (default) or batch.")
     String policy;
 
@@ -78,7 +83,7 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort);
         if (!kafka.equals("none")) {
-            b.kafka(kafka);
+            b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : root.workDir().resolve(kafkaConfig).normalize());
         }
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
@@ -94,7 +99,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
             out.printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
-            c.httpPort().ifPresent(p -> out.printf("HTTP on %s:%d%n", host, p));
+            c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             c.initialAdminToken().ifPresent(t -> out.println("Admin token (shown once): " + t));
             out.flush();

@@ -33,13 +33,15 @@ public final class EventBus implements AutoCloseable {
 
     private final EmbeddedKafka broker;
     private final OutboxRelay relay;
-    private final String bootstrap;
+    private final KafkaAccess access;
+    private final EventFeed feed = new EventFeed();
     private boolean closed;
 
-    private EventBus(EmbeddedKafka broker, OutboxRelay relay, String bootstrap) {
+    private EventBus(EmbeddedKafka broker, OutboxRelay relay, KafkaAccess access) {
         this.broker = broker;
         this.relay = relay;
-        this.bootstrap = bootstrap;
+        this.access = access;
+        relay.feed(feed);
     }
 
     /**
@@ -53,20 +55,33 @@ public final class EventBus implements AutoCloseable {
 
     /** As {@link #start(Repository, Path, String)}, counting published events and failed attempts in {@code metrics}. */
     public static EventBus start(Repository repo, Path dataDir, String kafka, CoordinatorMetrics metrics) {
+        return start(repo, dataDir, kafka, null, metrics);
+    }
+
+    /**
+     * As {@link #start(Repository, Path, String, CoordinatorMetrics)}; for an external cluster,
+     * {@code clientConfig} (may be null) is a Kafka client properties file with its security
+     * settings (SASL, TLS). The embedded broker always uses the credential it generated.
+     */
+    public static EventBus start(Repository repo, Path dataDir, String kafka, Path clientConfig, CoordinatorMetrics metrics) {
         Objects.requireNonNull(repo, "repo");
         Objects.requireNonNull(metrics, "metrics");
         Objects.requireNonNull(kafka, "kafka");
         EmbeddedKafka broker = null;
-        String bootstrap;
+        KafkaAccess access;
         if (EMBEDDED.equals(kafka)) {
+            if (clientConfig != null) {
+                throw new InvalidInputException("--kafka-config " + clientConfig + ": only for an external cluster (--kafka HOST:PORT); "
+                        + "the embedded broker's credential is in " + dataDir.resolve("kafka").resolve(EmbeddedKafka.CLIENT_CONFIG));
+            }
             broker = EmbeddedKafka.start(dataDir.resolve("kafka"));
-            bootstrap = broker.bootstrapServers();
+            access = broker.access();
         } else if (HOST_PORT.matcher(kafka).matches()) {
-            bootstrap = kafka;
+            access = clientConfig == null ? KafkaAccess.unauthenticated(kafka) : KafkaAccess.withConfigFile(kafka, clientConfig);
         } else {
             throw new InvalidInputException("--kafka '" + kafka + "': expected HOST:PORT[,HOST:PORT...] or '" + EMBEDDED + "'");
         }
-        OutboxRelay relay = new OutboxRelay(repo, bootstrap, metrics);
+        OutboxRelay relay = new OutboxRelay(repo, access, metrics);
         if (broker != null) {
             // The embedded broker is up: create the topics now, so watchers can subscribe at once.
             try {
@@ -80,12 +95,22 @@ public final class EventBus implements AutoCloseable {
             }
         }
         relay.start();
-        return new EventBus(broker, relay, bootstrap);
+        return new EventBus(broker, relay, access);
     }
 
     /** Where clients reach the bus's Kafka ({@code bootstrap.servers}). */
     public String bootstrapServers() {
-        return bootstrap;
+        return access.bootstrapServers();
+    }
+
+    /** The address and the credential a Kafka client of this bus needs. */
+    public KafkaAccess kafkaAccess() {
+        return access;
+    }
+
+    /** The events as they are published, for in-process subscribers. */
+    public EventFeed feed() {
+        return feed;
     }
 
     /** Asks the relay to publish now; call after a transaction that added events. Never blocks. */

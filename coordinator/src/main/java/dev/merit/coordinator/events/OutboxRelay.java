@@ -76,7 +76,7 @@ final class OutboxRelay implements AutoCloseable {
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
 
     private final Repository repo;
-    private final String bootstrap;
+    private final KafkaAccess access;
     private final Semaphore wake = new Semaphore(0);
     private final AtomicLong published = new AtomicLong();
     private final AtomicLong skipped = new AtomicLong();
@@ -86,18 +86,24 @@ final class OutboxRelay implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean topicsReady;
+    private volatile EventFeed feed = new EventFeed();
 
-    OutboxRelay(Repository repo, String bootstrap, CoordinatorMetrics metrics) {
-        this(repo, bootstrap, metrics, DEFAULT_CLIENT_TIMEOUT);
+    OutboxRelay(Repository repo, KafkaAccess access, CoordinatorMetrics metrics) {
+        this(repo, access, metrics, DEFAULT_CLIENT_TIMEOUT);
     }
 
     /** {@code clientTimeout} bounds each Kafka request, metadata wait and (twice over) each delivery. */
-    OutboxRelay(Repository repo, String bootstrap, CoordinatorMetrics metrics, Duration clientTimeout) {
+    OutboxRelay(Repository repo, KafkaAccess access, CoordinatorMetrics metrics, Duration clientTimeout) {
         this.repo = repo;
-        this.bootstrap = bootstrap;
+        this.access = access;
         this.metrics = metrics;
         this.clientTimeout = clientTimeout;
         this.thread = Thread.ofPlatform().name("merit-outbox-relay").daemon().unstarted(this::run);
+    }
+
+    /** Where acknowledged events are handed after they leave the outbox. */
+    void feed(EventFeed f) {
+        this.feed = f;
     }
 
     void start() {
@@ -128,8 +134,7 @@ final class OutboxRelay implements AutoCloseable {
         if (topicsReady) {
             return;
         }
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Properties p = access.clientProperties();
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
         Admin admin = Admin.create(p);
@@ -179,7 +184,7 @@ final class OutboxRelay implements AutoCloseable {
                 }
                 send(producer, batch);
                 if (failing) {
-                    LOG.warn("outbox relay: Kafka at {} is reachable again; publishing resumed", bootstrap);
+                    LOG.warn("outbox relay: Kafka at {} is reachable again; publishing resumed", access.bootstrapServers());
                     failing = false;
                 }
                 backoff = MIN_BACKOFF;
@@ -191,7 +196,7 @@ final class OutboxRelay implements AutoCloseable {
                 metrics.eventRelayFailed();
                 if (!failing) {
                     LOG.warn("outbox relay: cannot publish to Kafka at {} ({}); events stay in the outbox and are retried",
-                            bootstrap, describe(e));
+                            access.bootstrapServers(), describe(e));
                     failing = true;
                 }
                 // An unacknowledged send may still have reached the topic: check before resending.
@@ -236,6 +241,7 @@ final class OutboxRelay implements AutoCloseable {
             repo.outbox().remove(acked);
             published.addAndGet(acked.size());
             metrics.eventsPublished(acked.size());
+            feed.published(acked);
         }
         if (failure != null) {
             throw failure;
@@ -292,8 +298,7 @@ final class OutboxRelay implements AutoCloseable {
 
     /** The identities of the last {@link #TAIL_WINDOW} records of every partition of {@code topics}. */
     private Set<Identity> tail(Set<String> topics) throws TimeoutException {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Properties p = access.clientProperties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
         p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) clientTimeout.toMillis());
@@ -339,8 +344,7 @@ final class OutboxRelay implements AutoCloseable {
     }
 
     private KafkaProducer<String, byte[]> newProducer() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Properties p = access.clientProperties();
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);

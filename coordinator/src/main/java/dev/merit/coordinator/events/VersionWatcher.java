@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * Records that are not valid version events are skipped with a warning and counted.
  *
  * <pre>{@code
- * try (var w = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.latest(),
+ * try (var w = VersionWatcher.start(bus.kafkaAccess(), VersionWatcher.Position.latest(),
  *         v -> System.out.println(v.branch() + " -> " + v.commit()))) { ... }
  * }</pre>
  */
@@ -87,12 +87,11 @@ public final class VersionWatcher implements AutoCloseable {
     private volatile boolean running = true;
     private volatile long malformed;
 
-    private VersionWatcher(String bootstrap, Position from, Consumer<VersionEvent> callback) {
-        this.bootstrap = bootstrap;
+    private VersionWatcher(KafkaAccess access, Position from, Consumer<VersionEvent> callback) {
+        this.bootstrap = access.bootstrapServers();
         this.from = from;
         this.callback = callback;
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Properties p = access.clientProperties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) CLIENT_TIMEOUT.toMillis());
@@ -107,11 +106,11 @@ public final class VersionWatcher implements AutoCloseable {
      * Kafka or the topic is not there yet; the watcher then keeps trying and starts at the
      * topic's beginning when it appears.
      */
-    public static VersionWatcher start(String bootstrapServers, Position from, Consumer<VersionEvent> onVersion) {
-        Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+    public static VersionWatcher start(KafkaAccess kafka, Position from, Consumer<VersionEvent> onVersion) {
+        Objects.requireNonNull(kafka, "kafka");
         Objects.requireNonNull(from, "from");
         Objects.requireNonNull(onVersion, "onVersion");
-        VersionWatcher w = new VersionWatcher(bootstrapServers, from, onVersion);
+        VersionWatcher w = new VersionWatcher(kafka, from, onVersion);
         w.thread.start();
         try {
             w.positioned.await(START_WAIT.toMillis(), TimeUnit.MILLISECONDS);

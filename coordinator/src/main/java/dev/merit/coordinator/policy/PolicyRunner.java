@@ -5,12 +5,18 @@ import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalLedger;
+import dev.merit.coordinator.validate.Evaluator;
+import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
+import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -44,6 +50,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     private final ScheduledExecutorService thread;
     private final MergeListener listener;
     private final Consumer<Throwable> failures;
+    private final Optional<Evaluator> evaluator;
 
     /**
      * @param listener told about every merge (metrics)
@@ -51,11 +58,23 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
      */
     public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, MergeListener listener,
                         Consumer<Throwable> failures) {
+        this(config, ledger, versions, ValidationConfig.defaults(), Optional.empty(), listener, failures);
+    }
+
+    /**
+     * @param bounds    the norm limits every merge result must respect, as each proposal does
+     * @param evaluator scores would-be models in merge previews (the quality gate's), if any
+     * @param listener  told about every merge (metrics)
+     * @param failures  where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, ValidationConfig bounds,
+                        Optional<Evaluator> evaluator, MergeListener listener, Consumer<Throwable> failures) {
         this.config = config;
         this.ledger = ledger;
         this.store = ledger.store();
         this.versions = versions;
-        this.runner = new MergeRunner(store, versions, config);
+        this.runner = new MergeRunner(store, versions, config, bounds);
+        this.evaluator = evaluator;
         this.listener = listener;
         this.failures = failures;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -103,6 +122,58 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
         });
     }
 
+    /**
+     * What merging chosen proposals would give: the head it starts from, the engine's result with
+     * statistics, and with a quality gate, the evaluator's scores of the head and the merged model.
+     */
+    public record Preview(String head, dev.merit.merge.MergeResult result, java.util.OptionalDouble headScore,
+                          java.util.OptionalDouble mergedScore) {}
+
+    /**
+     * A maintainer merges chosen accepted proposals of {@code branch} with a chosen strategy, as
+     * one merge commit like the policy's own; returns the proposals as merged.
+     */
+    public List<ProposalRecord> mergeSelected(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "merging proposals");
+        return onMergeThread(() -> {
+            List<ProposalRecord> chosen = selected(branch, ids).stream().map(p -> p.reviewed(true, who.name(), "merged with " + strategy.id())).toList();
+            MergeRunner.Merged m = runner.merge(branch, chosen, strategy, parameters);
+            listener.merged(branch, new ObjectIdName(m.commit().name()), chosen.size(), m.took());
+            return m.proposals();
+        });
+    }
+
+    /** The statistics of merging chosen proposals, computed and thrown away: nothing is committed. */
+    public Preview preview(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "previewing a merge");
+        MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters,
+                evaluator);
+        return new Preview(p.head().name(), p.result(), p.headScore(), p.mergedScore());
+    }
+
+    private List<ProposalRecord> selected(String branch, List<String> ids) {
+        if (ids.isEmpty()) {
+            throw new InvalidInputException("choose at least one proposal to merge");
+        }
+        if (new java.util.HashSet<>(ids).size() != ids.size()) {
+            throw new InvalidInputException("a proposal is chosen twice: " + ids);
+        }
+        versions.requireHead(branch);
+        List<ProposalRecord> out = new java.util.ArrayList<>();
+        for (String id : ids) {
+            ProposalRecord p = store.get(id);
+            if (!p.branch().equals(branch)) {
+                throw new InvalidInputException("proposal " + id + " is on branch '" + p.branch() + "', not '" + branch + "'");
+            }
+            if (p.status() != ProposalRecord.Status.ACCEPTED) {
+                throw new CoordinatorException(CoordinatorException.Kind.FAILED_PRECONDITION,
+                        "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be merged");
+            }
+            out.add(p);
+        }
+        return out;
+    }
+
     /** Merges whatever waits on {@code branch} now (tests, shutdown, an operator's nudge); returns how many merged. */
     public int flush(String branch) {
         return onMergeThread(() -> {
@@ -131,7 +202,14 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     }
 
     private List<ProposalRecord> mergeNow(String branch, List<ProposalRecord> batch) {
-        MergeRunner.Merged m = runner.merge(branch, batch);
+        MergeRunner.Merged m;
+        try {
+            m = runner.merge(branch, batch);
+        } catch (MergeRunner.Refused e) {
+            // The head stays; the batch is rejected with the reason, so it is not retried forever.
+            failures.accept(e);
+            return batch.stream().map(p -> ledger.update(store.get(p.id()), x -> x.refused(e.getMessage()), true)).toList();
+        }
         listener.merged(branch, new ObjectIdName(m.commit().name()), batch.size(), m.took());
         return m.proposals();
     }

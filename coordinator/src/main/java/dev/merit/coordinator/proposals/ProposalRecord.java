@@ -47,6 +47,15 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
                 Optional.of(commit), review, tensors);
     }
 
+    /** Rejected after acceptance because merging it would break the model; {@code reason} says how. */
+    public ProposalRecord refused(String reason) {
+        List<String> rs = new ArrayList<>(reasons);
+        rs.add(reason);
+        return new ProposalRecord(id, branch, contributor, baseVersion, Status.REJECTED, rs, checks, digest, staleness,
+                stalenessWeight, exampleCount, hasFisher, entries, density, norm, payloadBytes, message, created,
+                mergedIn, review, tensors);
+    }
+
     public ProposalRecord reviewed(boolean approved, String reviewer, String text) {
         String r = (approved ? "approved by " : "rejected by ") + reviewer + (text == null || text.isBlank() ? "" : ": " + text);
         List<String> rs = new ArrayList<>(reasons);

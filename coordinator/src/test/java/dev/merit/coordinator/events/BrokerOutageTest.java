@@ -9,6 +9,7 @@ import static dev.merit.coordinator.events.KafkaTestSupport.writeEvent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.store.Repository;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +35,7 @@ class BrokerOutageTest {
         List<String> expectedProposals = new ArrayList<>();
         List<String> expectedVersions = new ArrayList<>();
         try (Repository repo = Repository.init(dir.resolve("repo"));
-             EventBus bus = EventBus.start(repo, dir, bootstrap)) {
+             EventBus bus = EventBus.start(repo, dir, bootstrap, kafkaDir.resolve(EmbeddedKafka.CLIENT_CONFIG), new CoordinatorMetrics())) {
             for (int i = 0; i < 3; i++) {
                 writeEvent(repo, Topics.PROPOSALS, "p" + i, "{\"n\":" + i + "}");
                 expectedProposals.add("p" + i);
@@ -61,13 +62,13 @@ class BrokerOutageTest {
             await("the queued events to be published", WAIT, () -> pending(repo) == 0);
             assertTrue(bus.publishedCount() >= 40 + expectedVersions.size());
 
-            List<ConsumerRecord<String, byte[]>> proposals = readAll(bootstrap, Topics.PROPOSALS);
+            List<ConsumerRecord<String, byte[]>> proposals = readAll(broker.access(), Topics.PROPOSALS);
             assertEquals(expectedProposals, proposals.stream().map(ConsumerRecord::key).toList(),
                     "every proposal event exactly once, in order");
             for (int i = 0; i < proposals.size(); i++) {
                 assertEquals("{\"n\":" + i + "}", text(proposals.get(i)));
             }
-            List<ConsumerRecord<String, byte[]>> versions = readAll(bootstrap, Topics.VERSIONS);
+            List<ConsumerRecord<String, byte[]>> versions = readAll(broker.access(), Topics.VERSIONS);
             assertEquals(expectedVersions, versions.stream().map(KafkaTestSupport::text).toList());
             List<Long> seqs = new ArrayList<>();
             proposals.forEach(r -> seqs.add(sequence(r)));

@@ -46,7 +46,7 @@ class EventBusTest {
             try (EventBus bus = EventBus.start(repo, data, EventBus.EMBEDDED)) {
                 assertTrue(Files.exists(data.resolve("kafka").resolve("meta.properties")), "the broker's log lives under the data dir");
                 assertTrue(bus.bootstrapServers().startsWith("127.0.0.1:"));
-                try (VersionWatcher watcher = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.latest(), seen::add)) {
+                try (VersionWatcher watcher = VersionWatcher.start(bus.kafkaAccess(), VersionWatcher.Position.latest(), seen::add)) {
                     // What a push that is accepted and merged writes: its record and both events, in one batch.
                     try (Transaction tx = repo.newTransaction()) {
                         tx.putRecord("proposals", accepted.proposalId(), accepted.toJson())
@@ -59,7 +59,7 @@ class EventBusTest {
                     assertEquals(v1, seen.getFirst());
                     assertEquals(1L, watcher.positions().get(0), "next offset after the first version");
                 }
-                List<ConsumerRecord<String, byte[]>> proposals = readAll(bus.bootstrapServers(), Topics.PROPOSALS);
+                List<ConsumerRecord<String, byte[]>> proposals = readAll(bus.kafkaAccess(), Topics.PROPOSALS);
                 assertEquals(1, proposals.size());
                 assertEquals("p-1", proposals.getFirst().key());
                 assertEquals(accepted, ProposalEvent.parse(proposals.getFirst().value()));
@@ -72,18 +72,18 @@ class EventBusTest {
             try (EventBus bus = EventBus.start(repo, data, EventBus.EMBEDDED)) {
                 await("the queued version to be published", WAIT, () -> pending(repo) == 0);
                 List<VersionEvent> all = new CopyOnWriteArrayList<>();
-                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.earliest(), all::add)) {
+                try (VersionWatcher _ = VersionWatcher.start(bus.kafkaAccess(), VersionWatcher.Position.earliest(), all::add)) {
                     await("both versions from the beginning", WAIT, () -> all.size() == 2);
                 }
                 assertEquals(List.of(v1, v2), all);
                 List<VersionEvent> resumed = new CopyOnWriteArrayList<>();
-                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.offset(1), resumed::add)) {
+                try (VersionWatcher _ = VersionWatcher.start(bus.kafkaAccess(), VersionWatcher.Position.offset(1), resumed::add)) {
                     await("the version after offset 1", WAIT, () -> resumed.size() == 1);
                 }
                 assertEquals(List.of(v2), resumed);
                 List<VersionEvent> since = new CopyOnWriteArrayList<>();
                 // Record timestamps are the producer's clock, so anything from long ago selects both.
-                try (VersionWatcher _ = VersionWatcher.start(bus.bootstrapServers(),
+                try (VersionWatcher _ = VersionWatcher.start(bus.kafkaAccess(),
                         VersionWatcher.Position.since(Instant.EPOCH), since::add)) {
                     await("versions since the epoch", WAIT, () -> since.size() == 2);
                 }
@@ -97,7 +97,7 @@ class EventBusTest {
         try (Repository repo = Repository.init(dir.resolve("repo"));
              EventBus bus = EventBus.start(repo, dir.resolve("data"), EventBus.EMBEDDED)) {
             List<VersionEvent> seen = new CopyOnWriteArrayList<>();
-            try (VersionWatcher w = VersionWatcher.start(bus.bootstrapServers(), VersionWatcher.Position.earliest(), seen::add)) {
+            try (VersionWatcher w = VersionWatcher.start(bus.kafkaAccess(), VersionWatcher.Position.earliest(), seen::add)) {
                 VersionEvent good = version("c9", "c8", Instant.parse("2026-05-06T07:08:09Z"));
                 try (Transaction tx = repo.newTransaction()) {
                     tx.addEvent(Topics.VERSIONS, "main", "not json".getBytes())

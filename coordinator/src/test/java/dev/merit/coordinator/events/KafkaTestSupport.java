@@ -26,9 +26,8 @@ final class KafkaTestSupport {
     private KafkaTestSupport() {}
 
     /** Everything in {@code topic} now, read with a plain consumer (no group, read_uncommitted). */
-    static List<ConsumerRecord<String, byte[]>> readAll(String bootstrap, String topic) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    static List<ConsumerRecord<String, byte[]>> readAll(KafkaAccess kafka, String topic) {
+        Properties p = kafka.clientProperties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
         try (var c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {

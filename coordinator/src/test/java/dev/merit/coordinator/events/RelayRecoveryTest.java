@@ -56,8 +56,13 @@ class RelayRecoveryTest {
         broker.close();
     }
 
+    /** The broker's credential, given as an external cluster's {@code --kafka-config} would be. */
+    private static Path clientConfig() {
+        return shared.resolve("kafka").resolve(EmbeddedKafka.CLIENT_CONFIG);
+    }
+
     private static List<String> keysWithPrefix(String topic, String prefix) {
-        return readAll(broker.bootstrapServers(), topic).stream()
+        return readAll(broker.access(), topic).stream()
                 .map(ConsumerRecord::key).filter(k -> k.startsWith(prefix)).toList();
     }
 
@@ -67,8 +72,7 @@ class RelayRecoveryTest {
             IntStream.range(0, 10).forEach(i -> writeEvent(repo, Topics.PROPOSALS, "crash-" + i, "{\"i\":" + i + "}"));
             // A relay sent the first six and died before removing them from the outbox.
             List<Outbox.Event> sent = repo.outbox().pending(6);
-            Properties p = new Properties();
-            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            Properties p = broker.access().clientProperties();
             try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
                 for (Outbox.Event e : sent) {
                     var r = new ProducerRecord<>(e.topic(), e.key(), e.value());
@@ -76,7 +80,7 @@ class RelayRecoveryTest {
                     producer.send(r);
                 }
             }
-            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers())) {
+            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers(), clientConfig(), new CoordinatorMetrics())) {
                 await("the outbox to drain", WAIT, () -> pending(repo) == 0);
                 assertEquals(6, bus.skippedAsPublishedCount());
                 assertEquals(4, bus.publishedCount());
@@ -90,7 +94,7 @@ class RelayRecoveryTest {
     void anEventEqualToAnEarlierOneOnlyInItsSequenceNumberIsStillSent() {
         try (Repository repo = Repository.init(dir.resolve("repo"))) {
             writeEvent(repo, Topics.VERSIONS, "seq-a", "{}");
-            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers())) {
+            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers(), clientConfig(), new CoordinatorMetrics())) {
                 await("the first event", WAIT, () -> pending(repo) == 0);
                 // Same topic, key and value, but a new event: identity includes the sequence number.
                 writeEvent(repo, Topics.VERSIONS, "seq-a", "{}");
@@ -103,12 +107,12 @@ class RelayRecoveryTest {
         // must not be taken for the published one.
         try (Repository repo = Repository.open(dir.resolve("repo"))) {
             writeEvent(repo, Topics.VERSIONS, "seq-a", "{\"later\":true}");
-            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers())) {
+            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers(), clientConfig(), new CoordinatorMetrics())) {
                 await("the event after reopening", WAIT, () -> pending(repo) == 0);
                 assertEquals(0, bus.skippedAsPublishedCount());
             }
         }
-        List<ConsumerRecord<String, byte[]>> records = readAll(broker.bootstrapServers(), Topics.VERSIONS).stream()
+        List<ConsumerRecord<String, byte[]>> records = readAll(broker.access(), Topics.VERSIONS).stream()
                 .filter(r -> r.key().equals("seq-a")).toList();
         assertEquals(List.of("{}", "{}", "{\"later\":true}"), records.stream().map(KafkaTestSupport::text).toList());
         assertTrue(sequence(records.get(0)) < sequence(records.get(1)));
@@ -118,7 +122,7 @@ class RelayRecoveryTest {
     void afterFailedAttemptsTheRelayPublishesEachEventOnceAndStopsPromptlyMeanwhile() {
         Path otherKafka = dir.resolve("other-kafka");
         EmbeddedKafka other = EmbeddedKafka.start(otherKafka);
-        String address = other.bootstrapServers();
+        KafkaAccess address = other.access();
         other.close();
         CoordinatorMetrics metrics = new CoordinatorMetrics();
         try (Repository repo = Repository.init(dir.resolve("repo"))) {
@@ -158,7 +162,7 @@ class RelayRecoveryTest {
             // Over the producer's default max.request.size (1 MiB).
             writeEvent(repo, Topics.PROPOSALS, "big-1", "x".repeat(2 << 20));
             writeEvent(repo, Topics.PROPOSALS, "big-2", "{}");
-            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers())) {
+            try (EventBus bus = EventBus.start(repo, dir, broker.bootstrapServers(), clientConfig(), new CoordinatorMetrics())) {
                 await("the outbox to drain", WAIT, () -> pending(repo) == 0);
                 assertEquals(2, bus.publishedCount());
             }

@@ -121,6 +121,9 @@ public final class MergeRunner {
                 if (m.fisher() != null) {
                     in = in.withFisher(open(recipe, m.field() + ".fisher", m.fisher(), opened));
                 }
+                if (m.gram() != null) {
+                    in = in.withGram(open(recipe, m.field() + ".gram", m.gram(), opened));
+                }
                 b.input(in);
             }
             for (Recipe.TensorRule r : recipe.tensors()) {

@@ -68,8 +68,9 @@ public record Recipe(String source, int version, Strategy strategy, String base,
      * @param delta  true if {@code path} holds a dense delta against the base ({@code delta:} instead of {@code model:})
      * @param weight lambda_i
      * @param fisher its diagonal Fisher, or null
+     * @param gram   the Gram matrices of its linear layers' inputs (for regmean), or null
      */
-    public record Model(String field, String path, boolean delta, double weight, String fisher) {}
+    public record Model(String field, String path, boolean delta, double weight, String fisher, String gram) {}
 
     /**
      * Overrides for tensors whose name matches {@code pattern}.
@@ -158,15 +159,15 @@ public record Recipe(String source, int version, Strategy strategy, String base,
 
     private static Model model(JsonNode node, String field, String at) {
         if (node.isTextual()) {
-            return new Model(field, node.textValue(), false, 1.0, null);
+            return new Model(field, node.textValue(), false, 1.0, null, null);
         }
         if (!node.isObject()) {
             throw new InvalidInputException(at + field + " must be a mapping like {model: a.safetensors, weight: 1.0}");
         }
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String f = it.next();
-            if (!Set.of("model", "delta", "weight", "fisher").contains(f)) {
-                throw new InvalidInputException(at + field + ": unknown field '" + f + "' (known: model, delta, weight, fisher)");
+            if (!Set.of("model", "delta", "weight", "fisher", "gram").contains(f)) {
+                throw new InvalidInputException(at + field + ": unknown field '" + f + "' (known: model, delta, weight, fisher, gram)");
             }
         }
         String model = text(node, "model", at + field + ": ", false);
@@ -182,7 +183,8 @@ public record Recipe(String source, int version, Strategy strategy, String base,
             }
             weight = w.doubleValue();
         }
-        return new Model(field, model != null ? model : delta, delta != null, weight, text(node, "fisher", at + field + ": ", false));
+        return new Model(field, model != null ? model : delta, delta != null, weight, text(node, "fisher", at + field + ": ", false),
+                text(node, "gram", at + field + ": ", false));
     }
 
     private static TensorRule rule(JsonNode node, String field, String at, Strategy strategy, MergeParameters params) {
