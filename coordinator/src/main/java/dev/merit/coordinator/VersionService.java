@@ -108,6 +108,9 @@ public final class VersionService {
 
         /** Creates the branch once every object of the commit's history is here; announces its first version. */
         public BranchHead finish() {
+            if (repo.objectSize(commit) < 0) {
+                throw new InvalidInputException("publish: commit " + commit + " was not sent");
+            }
             for (Map.Entry<ObjectKind, ObjectId> e : repo.missingObjects(commit, List.of())) {
                 if (repo.objectSize(e.getValue()) < 0) {
                     throw new InvalidInputException("publish: " + e.getKey().name().toLowerCase() + " " + e.getValue() + " was not sent");
