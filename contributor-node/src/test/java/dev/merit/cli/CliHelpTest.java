@@ -91,6 +91,8 @@ class CliHelpTest {
         CliRunner.Result log = run("log", "--help");
         assertTrue(log.out().contains("Default: HEAD"), log.out());
         assertFalse(log.out().contains("Default: 2147483647"), "no 'default' for an unlimited count: " + log.out());
+        CliRunner.Result merge = run("merge", "--help");
+        assertFalse(merge.out().contains("Default: {}") || merge.out().contains("Default: []"), "no empty defaults: " + merge.out());
     }
 
     @Test
