@@ -46,7 +46,7 @@ final class HelpWithDefaults extends CommandLine.Help {
         }
         String value = arg.defaultValue() != null ? arg.defaultValue()
                 : arg.hasInitialValue() && arg.initialValue() != null ? String.valueOf(arg.initialValue()) : null;
-        if (value == null || value.isEmpty() || value.equals("[]") || NO_LIMIT.contains(value)) {
+        if (value == null || value.isEmpty() || value.equals("[]") || value.equals("{}") || NO_LIMIT.contains(value)) {
             return null;
         }
         String described = String.join(" ", arg.description()).toLowerCase(Locale.ROOT);

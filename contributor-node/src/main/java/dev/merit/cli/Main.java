@@ -50,7 +50,8 @@ public final class Main {
         String named = commandName(args);
         boolean one = named != null && MeritCommand.SUBCOMMANDS.stream().anyMatch(c -> answersTo(c, named));
         for (Class<?> c : MeritCommand.SUBCOMMANDS) {
-            if (!one || answersTo(c, named)) {
+            // A command also listed in MeritCommand's @Command(subcommands) is there already (built eagerly).
+            if ((!one || answersTo(c, named)) && !cl.getSubcommands().containsKey(c.getAnnotation(Command.class).name())) {
                 cl.addSubcommand(c);
             }
         }
