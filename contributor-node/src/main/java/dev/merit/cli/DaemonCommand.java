@@ -303,6 +303,7 @@ final class DaemonCommand extends BaseCommand {
     }
 
     private TrainResult train(Repository repo, RemoteBranch rb, int round) {
+        say("training", n -> n.put("round", round).put("version", rb.number()), null);
         ObjectNode prov = JsonNodeFactory.instance.objectNode();
         prov.putObject(PROVENANCE).put("trained_on", rb.head().name()).put("version", rb.number()).put("round", round);
         TrainRound t = TrainRound.on(repo).setData(data).setSteps(steps).setBatch(batch).setLearningRate(lr)
