@@ -45,8 +45,12 @@ final class DaemonFixture implements AutoCloseable {
     final List<Daemon> daemons = new ArrayList<>();
 
     DaemonFixture(Path dir, MergePolicy policy, int batch, QualityGate gate) {
+        this(dir, policy, batch, gate, "fisher");
+    }
+
+    DaemonFixture(Path dir, MergePolicy policy, int batch, QualityGate gate, String strategy) {
         this.dir = dir;
-        this.policy = PolicyConfig.defaults().withPolicy(policy).withStrategy(Strategy.parse("fisher"))
+        this.policy = PolicyConfig.defaults().withPolicy(policy).withStrategy(Strategy.parse(strategy))
                 .withBatch(batch, Duration.ofSeconds(300));
         this.gate = gate;
         startCoordinator(0);
