@@ -149,6 +149,10 @@ final class CoordinatorProcess implements AutoCloseable {
         return kafka;
     }
 
+    long pid() {
+        return process.pid();
+    }
+
     /** Stops the coordinator as Ctrl-C would (it finishes merges and closes its store), forcibly after a minute. */
     @Override
     public void close() {

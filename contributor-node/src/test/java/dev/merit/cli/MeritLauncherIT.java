@@ -89,11 +89,26 @@ class MeritLauncherIT {
     }
 
     @Test
-    void demoSharesAModelThroughACoordinatorItStartsWithMeritServe() throws Exception {
-        Run demo = merit(Map.of(), "demo", "--params", "20000", "--dir", dir.resolve("demo").toString());
+    void demoRunsDaemonsThatImproveTheSharedModel() throws Exception {
+        Run demo = merit(Map.of(), "demo", "-k", "2", "-r", "2", "--steps", "20", "--json", "--dir", dir.resolve("demo").toString());
         assertEquals(0, demo.code(), demo.toString());
-        assertTrue(demo.out().contains("[coordinator] Merit coordinator on 127.0.0.1:"), demo.out());
-        assertTrue(demo.out().contains("the coordinator merged the batch into "), demo.out());
+        com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(demo.out());
+        assertTrue(n.path("ok").asBoolean(), demo.out());
+        assertEquals(2, n.path("rounds").size(), demo.out());
+        double base = n.path("base_accuracy").asDouble();
+        assertTrue(base > 0.1 && base < 1, demo.out());
+        for (var r : n.path("rounds")) {
+            assertEquals(2, r.path("contributors").size(), demo.out());
+            assertTrue(r.path("merged_accuracy").asDouble() > 0.1, demo.out());
+            assertTrue(r.path("bytes_pushed").asLong() > 0 && r.path("dense_bytes").asLong() >= 100 * r.path("bytes_pushed").asLong(), demo.out());
+        }
+    }
+
+    @Test
+    void demoLocalWalksThroughTheLocalCommands() throws Exception {
+        Run demo = merit(Map.of(), "demo", "--local", "--params", "20000", "--dir", dir.resolve("local").toString());
+        assertEquals(0, demo.code(), demo.toString());
+        assertTrue(demo.out().contains("$ merit diff v1 HEAD"), demo.out());
         assertTrue(demo.out().contains("demo finished: every step succeeded"), demo.out());
     }
 

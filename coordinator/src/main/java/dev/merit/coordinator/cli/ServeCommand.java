@@ -3,6 +3,8 @@ package dev.merit.coordinator.cli;
 import dev.merit.coordinator.Coordinator;
 import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
+import dev.merit.coordinator.validate.AccuracyEvaluator;
+import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.merge.Strategy;
 import java.io.PrintWriter;
@@ -73,6 +75,19 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change (default: 1, any).")
     double maxDensity;
 
+    @Option(names = "--gate", paramLabel = "DATA_DIR",
+            description = "Quality gate: score each proposal applied to the head on the held-out validation split of this "
+                    + "MNIST-format data directory ('default' for merit's default data) and reject it if accuracy drops too much.")
+    String gate;
+
+    @Option(names = "--gate-max-drop", paramLabel = "P", defaultValue = "1",
+            description = "Largest accuracy drop in points the gate lets through (default ${DEFAULT-VALUE}).")
+    double gateMaxDrop;
+
+    @Option(names = "--gate-examples", paramLabel = "N", defaultValue = "2000",
+            description = "Held-out examples the gate scores on (default ${DEFAULT-VALUE}).")
+    int gateExamples;
+
     @Override
     public Integer call() throws InterruptedException {
         PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
@@ -82,6 +97,12 @@ final class ServeCommand implements Callable<Integer> {
         Path dir = root.workDir().resolve(data).normalize();
         PrintWriter out = spec.commandLine().getOut();
         Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort);
+        AccuracyEvaluator gateEvaluator = null;
+        if (gate != null) {
+            Path gateData = gate.equals("default") ? null : root.workDir().resolve(gate).normalize();
+            gateEvaluator = AccuracyEvaluator.validationSplit(gateData, gateExamples);
+            b.qualityGate(new QualityGate(gateEvaluator, gateMaxDrop));
+        }
         if (!kafka.equals("none")) {
             b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : root.workDir().resolve(kafkaConfig).normalize());
         }
@@ -101,6 +122,9 @@ final class ServeCommand implements Callable<Integer> {
             out.printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
             c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
+            if (gateEvaluator != null) {
+                out.printf("Quality gate: %s, at most %.3g points lower%n", gateEvaluator.describe(), gateMaxDrop);
+            }
             c.initialAdminToken().ifPresent(t -> out.println("Admin token (shown once): " + t));
             out.flush();
             Runtime.getRuntime().addShutdownHook(hook);

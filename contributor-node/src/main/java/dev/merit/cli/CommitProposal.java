@@ -1,0 +1,54 @@
+package dev.merit.cli;
+
+import dev.merit.codec.EncodeOptions;
+import dev.merit.codec.ValueCoding;
+import dev.merit.remote.LocalConfig;
+import dev.merit.remote.ProposalBuilder;
+import dev.merit.remote.ProposalUpload;
+import dev.merit.safetensors.Safetensors;
+import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.store.ObjectId;
+import dev.merit.store.Repository;
+import dev.merit.tensor.TensorSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The signed proposal for the change from {@code base} to {@code head}, with the head commit's
+ * Fisher when it has one. The same commits always give the same digest (no clock, no nonce), which
+ * is how the daemon recognises a proposal it already sent.
+ */
+final class CommitProposal {
+
+    private CommitProposal() {}
+
+    static ProposalUpload build(Repository repo, LocalConfig cfg, ObjectId base, ObjectId head, String branch, String who,
+                                long examples, String message, ValueCoding values) {
+        Path fisherFile = null;
+        try (SafetensorsFile b = repo.openVersion(base); SafetensorsFile h = repo.openVersion(head)) {
+            ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(values));
+            TensorSource fisher = null;
+            if (repo.readCommit(head).fisher().isPresent()) {
+                fisherFile = Files.createTempFile("merit-fisher-", ".safetensors");
+                repo.checkoutFisher(head, fisherFile);
+                fisher = Safetensors.open(fisherFile);
+                pb.fisher(fisher);
+            }
+            try (TensorSource f = fisher) {
+                return pb.build(branch, base.name(), who, examples, message, cfg.privateKey());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            if (fisherFile != null) {
+                try {
+                    Files.deleteIfExists(fisherFile);
+                } catch (IOException ignored) {
+                    // a temp file left behind is harmless
+                }
+            }
+        }
+    }
+}
