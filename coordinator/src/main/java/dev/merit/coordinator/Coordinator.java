@@ -13,6 +13,7 @@ import dev.merit.coordinator.proposals.ProposalLedger;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.proposals.UploadLimits;
 import dev.merit.coordinator.proposals.Uploads;
 import dev.merit.coordinator.review.ReviewService;
 import dev.merit.coordinator.validate.QualityGate;
@@ -112,7 +113,9 @@ public final class Coordinator implements AutoCloseable {
             started.add(policy);
             ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
                     keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
-            this.proposals = new ProposalService(ledger, new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")), validation,
+            Uploads uploads = new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads"), b.uploadLimits);
+            started.add(uploads);
+            this.proposals = new ProposalService(ledger, uploads, validation,
                     versions::behindHead, versions::requireHead, policy, r -> {
                         if (r.status() == ProposalRecord.Status.REJECTED) {
                             metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
@@ -133,6 +136,7 @@ public final class Coordinator implements AutoCloseable {
             }).forEach(sb::addService);
             this.server = sb.executor(executor).build().start();
             List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
+            ex.add(uploads);
             http.ifPresent(ex::add);
             events.ifPresent(ex::add);
             this.extras = List.copyOf(ex);
@@ -283,6 +287,7 @@ public final class Coordinator implements AutoCloseable {
         private String kafka;
         private Path kafkaConfig;
         private int httpPort = -1;
+        private UploadLimits uploadLimits = UploadLimits.defaults();
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir);
@@ -330,6 +335,12 @@ public final class Coordinator implements AutoCloseable {
         /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
+            return this;
+        }
+
+        /** What one contributor may hold in staged uploads (streams at once, bytes, idle expiry). */
+        public Builder uploadLimits(UploadLimits limits) {
+            this.uploadLimits = Objects.requireNonNull(limits);
             return this;
         }
 

@@ -66,7 +66,7 @@ public final class ProposalService {
     /** Bytes held for an interrupted upload, -1 if none. */
     public long uploadOffset(Principal who, String uploadId) {
         who.require(Role.CONTRIBUTOR, "resuming an upload");
-        return uploads.offset(uploadId);
+        return uploads.offset(who.name(), uploadId);
     }
 
     /**
@@ -93,7 +93,7 @@ public final class ProposalService {
             checks.add(CheckResult.fail(o.rejection().get()));
             return PushSession.decided(reject(spec, checks, o.rejection().get()));
         }
-        Uploads.Upload upload = uploads.open(spec.uploadId(), resumeOffset);
+        Uploads.Upload upload = uploads.open(spec.contributor(), spec.uploadId(), resumeOffset);
         PushSession s = new PushSession(this, spec, upload, validation.ingest(spec), o.passed(), resumeOffset);
         if (resumeOffset > 0) {
             s.replay();

@@ -184,6 +184,55 @@ final class LoopbackCoordinator implements AutoCloseable {
         return done.get(60, TimeUnit.SECONDS).getProposal();
     }
 
+    /** A push stream under {@code who}'s token, driven by the test: send pieces, cancel or finish. */
+    final class PushStream {
+        final CompletableFuture<PushResponse> answer = new CompletableFuture<>();
+        private final StreamObserver<PushRequest> in;
+
+        private PushStream(String who, PushRequest header) {
+            in = with(ProposalServiceGrpc.newStub(channel), contributor(who)).push(observer(answer));
+            in.onNext(header);
+        }
+
+        PushStream send(byte[] b, int from, int to) {
+            in.onNext(PushRequest.newBuilder().setData(ByteString.copyFrom(b, from, to - from)).build());
+            return this;
+        }
+
+        /** Cuts the stream (the client's cancel), leaving what was staged for a resume. */
+        void cancel() {
+            in.onError(new RuntimeException("cut by the test"));
+        }
+
+        Proposal finish() throws Exception {
+            in.onCompleted();
+            return answer.get(60, TimeUnit.SECONDS).getProposal();
+        }
+    }
+
+    PushStream stream(String who, Signed s, long resumeOffset) {
+        return new PushStream(who, s.header(resumeOffset));
+    }
+
+    /** {@code who}'s own header (its name, its signature) that claims {@code other}'s digest, so its upload id. */
+    Signed claiming(String who, Signed other) {
+        contributor(who);
+        ProposalSpec o = other.spec();
+        return new Signed(new ProposalSpec(o.branch(), o.baseVersion(), who, o.exampleCount(), o.message(), o.parts(), o.digest(),
+                Ed25519.sign(keys.get(who).getPrivate(), o.digest())), other.payload());
+    }
+
+    /** Positions 0, step, 2 step... (count of them) each changed by {@code value}: a payload of a chosen size. */
+    Signed spread(String who, ObjectId base, int count, int step, float value, String message) {
+        long[] pos = new long[count];
+        float[] val = new float[count];
+        for (int i = 0; i < count; i++) {
+            pos[i] = (long) i * step;
+            val[i] = value + i * 1e-3f;
+        }
+        return proposal(who, base, pos, val, message);
+    }
+
     Proposal push(String who, ObjectId base, long[] positions, float[] values, String message) throws Exception {
         return push(who, proposal(who, base, positions, values, message));
     }
