@@ -13,6 +13,7 @@ import dev.merit.proto.v1.GetUploadRequest;
 import dev.merit.proto.v1.GetUploadResponse;
 import dev.merit.proto.v1.ListBranchesRequest;
 import dev.merit.proto.v1.ListProposalsRequest;
+import dev.merit.proto.v1.ListProposalsResponse;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
 import dev.merit.proto.v1.Proposal;
@@ -352,6 +353,16 @@ public final class RemoteClient implements AutoCloseable {
         List<Proposal> ps = call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
                 .setStatus(ClientConvert.status(status)).setLimit(limit).build()).getProposalsList());
         return ps.stream().map(ClientConvert::proposal).toList();
+    }
+
+    /** One page of a listing: the proposals and the token of the next (older) page, empty after the last. */
+    public record ProposalPage(List<RemoteProposal> proposals, String nextPageToken) {}
+
+    /** A page of proposals, newest first, older than the one {@code pageToken} names (empty: from the newest). */
+    public ProposalPage proposalPage(String branch, Optional<RemoteProposal.Status> status, int limit, String pageToken) {
+        ListProposalsResponse r = call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
+                .setStatus(ClientConvert.status(status)).setLimit(limit).setPageToken(pageToken).build()));
+        return new ProposalPage(r.getProposalsList().stream().map(ClientConvert::proposal).toList(), r.getNextPageToken());
     }
 
     public RemoteProposal proposal(String id) {

@@ -13,6 +13,7 @@ import dev.merit.coordinator.proposals.ProposalLedger;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.proposals.RequestLimits;
 import dev.merit.coordinator.proposals.UploadLimits;
 import dev.merit.coordinator.proposals.Uploads;
 import dev.merit.coordinator.review.ReviewService;
@@ -103,7 +104,7 @@ public final class Coordinator implements AutoCloseable {
             this.versions = new Versions(repo, wake);
             versions.addListener(v -> metrics.headVersion(v.branch(), v.number()));
             repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
-            ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake);
+            ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake, b.requestLimits);
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
             this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
                     (branch, commit, n, took) -> {
@@ -288,6 +289,7 @@ public final class Coordinator implements AutoCloseable {
         private Path kafkaConfig;
         private int httpPort = -1;
         private UploadLimits uploadLimits = UploadLimits.defaults();
+        private RequestLimits requestLimits = RequestLimits.defaults();
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir);
@@ -341,6 +343,12 @@ public final class Coordinator implements AutoCloseable {
         /** What one contributor may hold in staged uploads (streams at once, bytes, idle expiry). */
         public Builder uploadLimits(UploadLimits limits) {
             this.uploadLimits = Objects.requireNonNull(limits);
+            return this;
+        }
+
+        /** Message sizes, pushes per minute per contributor, listing page size. */
+        public Builder requestLimits(RequestLimits limits) {
+            this.requestLimits = Objects.requireNonNull(limits);
             return this;
         }
 
