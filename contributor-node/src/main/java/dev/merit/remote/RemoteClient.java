@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.MeritException;
 import dev.merit.proto.v1.AdminServiceGrpc;
+import dev.merit.proto.v1.BackupRequest;
+import dev.merit.proto.v1.BackupResponse;
 import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.CreateTokenRequest;
 import dev.merit.proto.v1.FetchRequest;
@@ -170,6 +172,16 @@ public final class RemoteClient implements AutoCloseable {
     public String createToken(String name, RemoteIdentity.Role role) {
         return call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name)
                 .setRole(ClientConvert.role(role)).build()).getToken());
+    }
+
+    /** Where a backup went on the coordinator's machine, and its size. */
+    public record Backup(String directory, long bytes) {}
+
+    /** Has the coordinator back its store up into {@code directory} (absolute, on its machine; maintainers). */
+    public Backup backup(String directory) {
+        BackupResponse r = call("admin backup", () -> deadline(AdminServiceGrpc.newBlockingStub(calls), STREAM_DEADLINE)
+                .backup(BackupRequest.newBuilder().setDirectory(directory).build()));
+        return new Backup(r.getDirectory(), r.getBytes());
     }
 
     public String registerKey(byte[] publicKey) {

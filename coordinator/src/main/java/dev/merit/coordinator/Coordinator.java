@@ -127,7 +127,7 @@ public final class Coordinator implements AutoCloseable {
             ReviewService review = new ReviewService(tokens, proposals, policy, versions);
             http.ifPresent(h -> h.serveReviewPage(review, events.map(EventBus::feed)));
             this.versionService = new VersionService(versions);
-            this.admin = new AdminService(tokens, keys);
+            this.admin = new AdminService(tokens, keys, Optional.of(repo));
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
