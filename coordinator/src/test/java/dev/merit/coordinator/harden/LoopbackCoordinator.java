@@ -132,6 +132,11 @@ final class LoopbackCoordinator implements AutoCloseable {
     }
 
     private void publish(Repository local, ObjectId tip) throws Exception {
+        publish(channel, adminToken, local, tip);
+    }
+
+    /** Publishes {@code tip} of {@code local} as main's first version (a maintainer's token). */
+    static void publish(ManagedChannel channel, String adminToken, Repository local, ObjectId tip) throws Exception {
         CompletableFuture<PublishResponse> done = new CompletableFuture<>();
         StreamObserver<PublishRequest> in = with(VersionServiceGrpc.newStub(channel), adminToken).publish(observer(done));
         List<Map.Entry<ObjectKind, ObjectId>> objects = local.missingObjects(tip, List.of());
@@ -156,6 +161,11 @@ final class LoopbackCoordinator implements AutoCloseable {
     /** {@code who}'s signed proposal adding {@code values} at {@code positions} of {@link #W}, against {@code base}. */
     Signed proposal(String who, ObjectId base, long[] positions, float[] values, String message) {
         contributor(who);
+        return sign(keys.get(who), who, base, positions, values, message);
+    }
+
+    /** A proposal of {@code who} signed with {@code key}, adding {@code values} at {@code positions} of {@link #W}. */
+    static Signed sign(KeyPair key, String who, ObjectId base, long[] positions, float[] values, String message) {
         byte[] delta;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment pos = arena.allocate(positions.length * 8L, 8);
@@ -171,7 +181,7 @@ final class LoopbackCoordinator implements AutoCloseable {
         ProposalSpec unsigned = new ProposalSpec("main", base.name(), who, 100, message, parts, new byte[32], new byte[0]);
         byte[] digest = ProposalDigest.start(unsigned).update(delta, 0, delta.length).finish();
         return new Signed(new ProposalSpec("main", base.name(), who, 100, message, parts, digest,
-                Ed25519.sign(keys.get(who).getPrivate(), digest)), delta);
+                Ed25519.sign(key.getPrivate(), digest)), delta);
     }
 
     /** Pushes a signed proposal whole in one stream; returns the coordinator's answer. */
