@@ -26,7 +26,7 @@ final class MeritCommand {
             DiffCommand.class, CheckoutCommand.class, BranchCommand.class, SwitchCommand.class, TagCommand.class,
             FsckCommand.class, GcCommand.class, MergeCli.class, DemoCommand.class,
             ServeCommand.class, RemoteCli.class, CloneCommand.class, PushCommand.class, PullCommand.class,
-            ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class, WatchCommand.class,
+            ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class, AdminCommand.class, WatchCommand.class,
             TrainCommand.class, EvalCommand.class, DaemonCommand.class);
 
     final Path cwd;

@@ -28,6 +28,10 @@ final class ProposalsCommand extends BaseCommand {
     @Option(names = {"-n", "--limit"}, defaultValue = "50", paramLabel = "N", description = "Show at most N proposals.")
     int limit;
 
+    @Option(names = "--page-token", defaultValue = "", paramLabel = "TOKEN",
+            description = "Continue a listing where the previous page ended (the token it printed).")
+    String pageToken;
+
     @Option(names = {"-v", "--verbose"}, description = "Show every check.")
     boolean verbose;
 
@@ -44,12 +48,16 @@ final class ProposalsCommand extends BaseCommand {
         });
         Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
         try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
-            List<RemoteProposal> ps = c.proposals(branch, st, limit);
+            RemoteClient.ProposalPage page = c.proposalPage(branch, st, limit, pageToken);
+            List<RemoteProposal> ps = page.proposals();
             if (ps.isEmpty()) {
                 out().println("No proposals.");
             }
             for (RemoteProposal p : ps) {
                 RemoteSupport.print(out(), p, verbose);
+            }
+            if (!page.nextPageToken().isEmpty()) {
+                out().println("More: repeat with --page-token " + page.nextPageToken() + " for the next page");
             }
         }
         return ExitCode.OK;

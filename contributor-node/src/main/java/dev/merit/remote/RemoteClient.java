@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.MeritException;
 import dev.merit.proto.v1.AdminServiceGrpc;
+import dev.merit.proto.v1.BackupRequest;
+import dev.merit.proto.v1.BackupResponse;
 import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.CreateTokenRequest;
 import dev.merit.proto.v1.FetchRequest;
@@ -13,6 +15,7 @@ import dev.merit.proto.v1.GetUploadRequest;
 import dev.merit.proto.v1.GetUploadResponse;
 import dev.merit.proto.v1.ListBranchesRequest;
 import dev.merit.proto.v1.ListProposalsRequest;
+import dev.merit.proto.v1.ListProposalsResponse;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
 import dev.merit.proto.v1.Proposal;
@@ -169,6 +172,16 @@ public final class RemoteClient implements AutoCloseable {
     public String createToken(String name, RemoteIdentity.Role role) {
         return call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name)
                 .setRole(ClientConvert.role(role)).build()).getToken());
+    }
+
+    /** Where a backup went on the coordinator's machine, and its size. */
+    public record Backup(String directory, long bytes) {}
+
+    /** Has the coordinator back its store up into {@code directory} (absolute, on its machine; maintainers). */
+    public Backup backup(String directory) {
+        BackupResponse r = call("admin backup", () -> deadline(AdminServiceGrpc.newBlockingStub(calls), STREAM_DEADLINE)
+                .backup(BackupRequest.newBuilder().setDirectory(directory).build()));
+        return new Backup(r.getDirectory(), r.getBytes());
     }
 
     public String registerKey(byte[] publicKey) {
@@ -352,6 +365,16 @@ public final class RemoteClient implements AutoCloseable {
         List<Proposal> ps = call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
                 .setStatus(ClientConvert.status(status)).setLimit(limit).build()).getProposalsList());
         return ps.stream().map(ClientConvert::proposal).toList();
+    }
+
+    /** One page of a listing: the proposals and the token of the next (older) page, empty after the last. */
+    public record ProposalPage(List<RemoteProposal> proposals, String nextPageToken) {}
+
+    /** A page of proposals, newest first, older than the one {@code pageToken} names (empty: from the newest). */
+    public ProposalPage proposalPage(String branch, Optional<RemoteProposal.Status> status, int limit, String pageToken) {
+        ListProposalsResponse r = call("proposals", () -> proposals().listProposals(ListProposalsRequest.newBuilder().setBranch(branch)
+                .setStatus(ClientConvert.status(status)).setLimit(limit).setPageToken(pageToken).build()));
+        return new ProposalPage(r.getProposalsList().stream().map(ClientConvert::proposal).toList(), r.getNextPageToken());
     }
 
     public RemoteProposal proposal(String id) {

@@ -2,6 +2,7 @@ package dev.merit.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -142,6 +143,22 @@ class CoordinatorEndToEndTest {
 
             CliRunner.Result list = ok(maint, "proposals");
             assertEquals(3, list.out().split(": merged", -1).length - 1, list.out());
+            // Paged: two, then the rest from the token the first page printed.
+            CliRunner.Result first = ok(maint, "proposals", "--limit", "2");
+            Matcher more = Pattern.compile("--page-token (p\\d+)").matcher(first.out());
+            assertTrue(more.find(), first.out());
+            CliRunner.Result rest = ok(maint, "proposals", "--limit", "2", "--page-token", more.group(1));
+            assertFalse(rest.out().contains("--page-token"), rest.out());
+            assertEquals(3, (first.out() + rest.out()).split(": merged", -1).length - 1, first.out() + rest.out());
+
+            // A maintainer backs the running coordinator up; the backup is a store of its own with the same head.
+            Path backup = dir.resolve("backup");
+            assertTrue(ok(maint, "admin", "backup", backup.toString()).out().startsWith("Backed up the coordinator into " + backup),
+                    "admin backup");
+            try (Repository r = Repository.open(backup)) {
+                assertEquals(head, r.resolve("main"));
+                assertEquals(List.of(), r.fsck(dev.merit.store.ProgressListener.NONE).problems());
+            }
 
             // The version went out on Kafka too.
             assertTrue(versionEventSeen(coord.events().orElseThrow().kafkaAccess(), head), "merit.versions event");

@@ -13,6 +13,8 @@ import dev.merit.coordinator.proposals.ProposalLedger;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.coordinator.proposals.RequestLimits;
+import dev.merit.coordinator.proposals.UploadLimits;
 import dev.merit.coordinator.proposals.Uploads;
 import dev.merit.coordinator.review.ReviewService;
 import dev.merit.coordinator.validate.QualityGate;
@@ -102,7 +104,7 @@ public final class Coordinator implements AutoCloseable {
             this.versions = new Versions(repo, wake);
             versions.addListener(v -> metrics.headVersion(v.branch(), v.number()));
             repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
-            ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake);
+            ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake, b.requestLimits);
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
             this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
                     (branch, commit, n, took) -> {
@@ -112,7 +114,9 @@ public final class Coordinator implements AutoCloseable {
             started.add(policy);
             ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
                     keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
-            this.proposals = new ProposalService(ledger, new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")), validation,
+            Uploads uploads = new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads"), b.uploadLimits);
+            started.add(uploads);
+            this.proposals = new ProposalService(ledger, uploads, validation,
                     versions::behindHead, versions::requireHead, policy, r -> {
                         if (r.status() == ProposalRecord.Status.REJECTED) {
                             metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
@@ -123,7 +127,7 @@ public final class Coordinator implements AutoCloseable {
             ReviewService review = new ReviewService(tokens, proposals, policy, versions);
             http.ifPresent(h -> h.serveReviewPage(review, events.map(EventBus::feed)));
             this.versionService = new VersionService(versions);
-            this.admin = new AdminService(tokens, keys);
+            this.admin = new AdminService(tokens, keys, Optional.of(repo));
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
@@ -133,6 +137,7 @@ public final class Coordinator implements AutoCloseable {
             }).forEach(sb::addService);
             this.server = sb.executor(executor).build().start();
             List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
+            ex.add(uploads);
             http.ifPresent(ex::add);
             events.ifPresent(ex::add);
             this.extras = List.copyOf(ex);
@@ -283,6 +288,8 @@ public final class Coordinator implements AutoCloseable {
         private String kafka;
         private Path kafkaConfig;
         private int httpPort = -1;
+        private UploadLimits uploadLimits = UploadLimits.defaults();
+        private RequestLimits requestLimits = RequestLimits.defaults();
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir);
@@ -330,6 +337,18 @@ public final class Coordinator implements AutoCloseable {
         /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
+            return this;
+        }
+
+        /** What one contributor may hold in staged uploads (streams at once, bytes, idle expiry). */
+        public Builder uploadLimits(UploadLimits limits) {
+            this.uploadLimits = Objects.requireNonNull(limits);
+            return this;
+        }
+
+        /** Message sizes, pushes per minute per contributor, listing page size. */
+        public Builder requestLimits(RequestLimits limits) {
+            this.requestLimits = Objects.requireNonNull(limits);
             return this;
         }
 

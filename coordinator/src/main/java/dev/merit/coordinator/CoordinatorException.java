@@ -11,7 +11,7 @@ import java.util.Objects;
 public final class CoordinatorException extends MeritException {
 
     /** Why the request was refused. */
-    public enum Kind { UNAUTHENTICATED, PERMISSION_DENIED, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED }
+    public enum Kind { UNAUTHENTICATED, PERMISSION_DENIED, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED, RESOURCE_EXHAUSTED }
 
     private final Kind kind;
 

@@ -3,6 +3,8 @@ package dev.merit.coordinator.cli;
 import dev.merit.coordinator.Coordinator;
 import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
+import dev.merit.coordinator.proposals.RequestLimits;
+import dev.merit.coordinator.proposals.UploadLimits;
 import dev.merit.coordinator.validate.AccuracyEvaluator;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
@@ -88,6 +90,24 @@ final class ServeCommand implements Callable<Integer> {
             description = "Held-out examples the gate scores on (default ${DEFAULT-VALUE}).")
     int gateExamples;
 
+    @Option(names = "--max-message-chars", defaultValue = "4096", description = "Longest proposal or review message (default 4096).")
+    int maxMessageChars;
+
+    @Option(names = "--pushes-per-minute", defaultValue = "120", description = "Pushes one contributor may start per minute (default 120).")
+    int pushesPerMinute;
+
+    @Option(names = "--page-size", defaultValue = "500", description = "Most proposals one listing returns (default 500).")
+    int pageSize;
+
+    @Option(names = "--max-uploads", defaultValue = "4", description = "Uploads one contributor may stream at once (default 4).")
+    int maxUploads;
+
+    @Option(names = "--max-staged-mib", defaultValue = "16384", description = "MiB one contributor may have staged in uploads (default 16384).")
+    long maxStagedMib;
+
+    @Option(names = "--upload-idle-minutes", defaultValue = "60", description = "Delete uploads not written for this long (default 60).")
+    long uploadIdleMinutes;
+
     @Override
     public Integer call() throws InterruptedException {
         PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
@@ -96,7 +116,9 @@ final class ServeCommand implements Callable<Integer> {
                 .withStaleness(stalenessLimit, stalenessExponent);
         Path dir = root.workDir().resolve(data).normalize();
         PrintWriter out = spec.commandLine().getOut();
-        Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort);
+        Coordinator.Builder b = Coordinator.builder(dir).listen(host, port).policy(pc).validation(vc).httpPort(httpPort)
+                .requestLimits(new RequestLimits(maxMessageChars, pushesPerMinute, pageSize))
+                .uploadLimits(new UploadLimits(maxUploads, maxStagedMib << 20, Duration.ofMinutes(uploadIdleMinutes)));
         AccuracyEvaluator gateEvaluator = null;
         if (gate != null) {
             Path gateData = gate.equals("default") ? null : root.workDir().resolve(gate).normalize();

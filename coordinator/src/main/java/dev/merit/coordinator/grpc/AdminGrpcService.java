@@ -2,6 +2,8 @@ package dev.merit.coordinator.grpc;
 
 import dev.merit.coordinator.auth.AdminService;
 import dev.merit.proto.v1.AdminServiceGrpc;
+import dev.merit.proto.v1.BackupRequest;
+import dev.merit.proto.v1.BackupResponse;
 import dev.merit.proto.v1.CreateTokenRequest;
 import dev.merit.proto.v1.CreateTokenResponse;
 import dev.merit.proto.v1.RegisterKeyRequest;
@@ -28,6 +30,14 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
         Errors.unary(out, () -> {
             AdminService.CreatedToken t = admin.createToken(AuthInterceptor.principal(), req.getName(), Convert.role(req.getRole()));
             return CreateTokenResponse.newBuilder().setToken(t.token()).setPrincipal(Convert.principal(t.identity())).build();
+        });
+    }
+
+    @Override
+    public void backup(BackupRequest req, StreamObserver<BackupResponse> out) {
+        Errors.unary(out, () -> {
+            AdminService.Backup b = admin.backup(AuthInterceptor.principal(), req.getDirectory());
+            return BackupResponse.newBuilder().setDirectory(b.directory().toString()).setBytes(b.bytes()).build();
         });
     }
 

@@ -30,6 +30,7 @@ final class Errors {
                 case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
                 case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
                 case ABORTED -> Status.ABORTED;
+                case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
             };
             case NotFoundException n -> Status.NOT_FOUND;
             case InvalidInputException i -> Status.INVALID_ARGUMENT;

@@ -116,9 +116,12 @@ final class ProposalGrpcService extends ProposalServiceGrpc.ProposalServiceImplB
 
     @Override
     public void listProposals(ListProposalsRequest req, StreamObserver<ListProposalsResponse> out) {
-        Errors.unary(out, () -> ListProposalsResponse.newBuilder().addAllProposals(
-                proposals.list(AuthInterceptor.principal(), req.getBranch(), Convert.status(req.getStatus()), req.getLimit())
-                        .stream().map(Convert::proposal).toList()).build());
+        Errors.unary(out, () -> {
+            ProposalService.Page page = proposals.page(AuthInterceptor.principal(), req.getBranch(), Convert.status(req.getStatus()),
+                    req.getLimit(), req.getPageToken());
+            return ListProposalsResponse.newBuilder().addAllProposals(page.proposals().stream().map(Convert::proposal).toList())
+                    .setNextPageToken(page.next()).build();
+        });
     }
 
     @Override

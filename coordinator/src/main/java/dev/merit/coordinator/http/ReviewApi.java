@@ -83,6 +83,7 @@ final class ReviewApi implements HttpHandler {
                     case PERMISSION_DENIED -> 403;
                     case ALREADY_EXISTS, FAILED_PRECONDITION -> 409;
                     case ABORTED -> 503;
+                    case RESOURCE_EXHAUSTED -> 429;
                 }, e.getMessage());
             } catch (NotFoundException e) {
                 error(ex, 404, e.getMessage());

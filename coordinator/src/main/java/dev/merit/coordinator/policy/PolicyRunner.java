@@ -129,6 +129,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     /** A maintainer's decision: approve merges the proposal at once, reject drops it. */
     public ProposalRecord review(Principal who, String id, boolean approve, String message) {
         who.require(Role.MAINTAINER, "reviewing proposals");
+        ledger.limits().checkMessage("review message", message);
         return onMergeThread(() -> {
             ProposalRecord p = store.get(id);
             if (p.status() != ProposalRecord.Status.ACCEPTED) {

@@ -18,11 +18,22 @@ public final class ProposalLedger {
     private final ProposalStore store;
     private final Runnable eventsWritten;
     private final Object writeLock = new Object();
+    private final RequestLimits limits;
 
     /** {@code eventsWritten} runs after each batch that added an event (it wakes the relay). */
     public ProposalLedger(ProposalStore store, Runnable eventsWritten) {
+        this(store, eventsWritten, RequestLimits.defaults());
+    }
+
+    /** {@code limits}: what one request may store (message sizes), checked by the writers before they write. */
+    public ProposalLedger(ProposalStore store, Runnable eventsWritten, RequestLimits limits) {
         this.store = store;
         this.eventsWritten = eventsWritten;
+        this.limits = limits;
+    }
+
+    public RequestLimits limits() {
+        return limits;
     }
 
     public ProposalStore store() {

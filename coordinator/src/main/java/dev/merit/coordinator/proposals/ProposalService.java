@@ -41,6 +41,7 @@ public final class ProposalService {
     private final Function<String, ObjectId> headOf;
     private final AcceptListener policy;
     private final Consumer<ProposalRecord> decided;
+    private final PushRateLimiter pushRate;
 
     /**
      * @param headOf   a branch's head, or {@link NotFoundException}
@@ -57,6 +58,7 @@ public final class ProposalService {
         this.headOf = headOf;
         this.policy = policy;
         this.decided = decided;
+        this.pushRate = new PushRateLimiter(ledger.limits().pushesPerMinute(), System::nanoTime);
     }
 
     public ProposalStore store() {
@@ -66,7 +68,7 @@ public final class ProposalService {
     /** Bytes held for an interrupted upload, -1 if none. */
     public long uploadOffset(Principal who, String uploadId) {
         who.require(Role.CONTRIBUTOR, "resuming an upload");
-        return uploads.offset(uploadId);
+        return uploads.offset(who.name(), uploadId);
     }
 
     /**
@@ -79,6 +81,8 @@ public final class ProposalService {
             throw new CoordinatorException(CoordinatorException.Kind.PERMISSION_DENIED,
                     "the token of '" + who.name() + "' cannot push as contributor '" + spec.contributor() + "'");
         }
+        pushRate.take(who.name());
+        ledger.limits().checkMessage("proposal message", spec.message());
         headOf.apply(spec.branch());
         Optional<ProposalRecord> again = store.byDigest(spec.digestHex()).flatMap(store::find)
                 .filter(r -> r.contributor().equals(who.name()));
@@ -93,7 +97,7 @@ public final class ProposalService {
             checks.add(CheckResult.fail(o.rejection().get()));
             return PushSession.decided(reject(spec, checks, o.rejection().get()));
         }
-        Uploads.Upload upload = uploads.open(spec.uploadId(), resumeOffset);
+        Uploads.Upload upload = uploads.open(spec.contributor(), spec.uploadId(), resumeOffset);
         PushSession s = new PushSession(this, spec, upload, validation.ingest(spec), o.passed(), resumeOffset);
         if (resumeOffset > 0) {
             s.replay();
@@ -164,10 +168,40 @@ public final class ProposalService {
 
     /** Proposals of a branch visible to {@code who}: all for maintainers, their own otherwise. */
     public List<ProposalRecord> list(Principal who, String branch, Optional<ProposalRecord.Status> status, int limit) {
+        return page(who, branch, status, limit, "").proposals();
+    }
+
+    /** One page of a listing, newest first; {@code next} is the token of the following page, empty after the last. */
+    public record Page(List<ProposalRecord> proposals, String next) {}
+
+    /**
+     * A page of the proposals visible to {@code who}, older than the one {@code pageToken} names
+     * (empty: from the newest); at most {@code limit} (0: 100), never more than the page size.
+     */
+    public Page page(Principal who, String branch, Optional<ProposalRecord.Status> status, int limit, String pageToken) {
         who.require(Role.READER, "listing proposals");
+        if (limit < 0) {
+            throw new dev.merit.error.InvalidInputException("listing limit " + limit + " is negative");
+        }
+        long before = Long.MAX_VALUE;
+        if (!pageToken.isEmpty()) {
+            if (!pageToken.matches("p\\d{1,12}")) {
+                throw new dev.merit.error.InvalidInputException("page token '" + (pageToken.length() > 40 ? pageToken.substring(0, 40) + "..." : pageToken)
+                        + "' is not one this coordinator gave (they look like p17)");
+            }
+            before = Long.parseLong(pageToken.substring(1));
+        }
+        int n = Math.min(limit == 0 ? 100 : limit, ledger.limits().maxPageSize());
         boolean all = who.role().atLeast(Role.MAINTAINER);
-        return store.list(r -> (branch.isEmpty() || r.branch().equals(branch)) && status.map(st -> st == r.status()).orElse(true)
-                && (all || r.contributor().equals(who.name())), limit <= 0 ? 100 : limit);
+        long bound = before;
+        List<ProposalRecord> got = store.list(r -> Long.parseLong(r.id().substring(1)) < bound
+                && (branch.isEmpty() || r.branch().equals(branch)) && status.map(st -> st == r.status()).orElse(true)
+                && (all || r.contributor().equals(who.name())), n + 1);
+        if (got.size() <= n) {
+            return new Page(got, "");
+        }
+        List<ProposalRecord> page = List.copyOf(got.subList(0, n));
+        return new Page(page, page.getLast().id());
     }
 
     public ProposalRecord get(Principal who, String id) {

@@ -132,6 +132,11 @@ final class LoopbackCoordinator implements AutoCloseable {
     }
 
     private void publish(Repository local, ObjectId tip) throws Exception {
+        publish(channel, adminToken, local, tip);
+    }
+
+    /** Publishes {@code tip} of {@code local} as main's first version (a maintainer's token). */
+    static void publish(ManagedChannel channel, String adminToken, Repository local, ObjectId tip) throws Exception {
         CompletableFuture<PublishResponse> done = new CompletableFuture<>();
         StreamObserver<PublishRequest> in = with(VersionServiceGrpc.newStub(channel), adminToken).publish(observer(done));
         List<Map.Entry<ObjectKind, ObjectId>> objects = local.missingObjects(tip, List.of());
@@ -156,6 +161,11 @@ final class LoopbackCoordinator implements AutoCloseable {
     /** {@code who}'s signed proposal adding {@code values} at {@code positions} of {@link #W}, against {@code base}. */
     Signed proposal(String who, ObjectId base, long[] positions, float[] values, String message) {
         contributor(who);
+        return sign(keys.get(who), who, base, positions, values, message);
+    }
+
+    /** A proposal of {@code who} signed with {@code key}, adding {@code values} at {@code positions} of {@link #W}. */
+    static Signed sign(KeyPair key, String who, ObjectId base, long[] positions, float[] values, String message) {
         byte[] delta;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment pos = arena.allocate(positions.length * 8L, 8);
@@ -171,7 +181,7 @@ final class LoopbackCoordinator implements AutoCloseable {
         ProposalSpec unsigned = new ProposalSpec("main", base.name(), who, 100, message, parts, new byte[32], new byte[0]);
         byte[] digest = ProposalDigest.start(unsigned).update(delta, 0, delta.length).finish();
         return new Signed(new ProposalSpec("main", base.name(), who, 100, message, parts, digest,
-                Ed25519.sign(keys.get(who).getPrivate(), digest)), delta);
+                Ed25519.sign(key.getPrivate(), digest)), delta);
     }
 
     /** Pushes a signed proposal whole in one stream; returns the coordinator's answer. */
@@ -182,6 +192,55 @@ final class LoopbackCoordinator implements AutoCloseable {
         in.onNext(PushRequest.newBuilder().setData(ByteString.copyFrom(s.payload())).build());
         in.onCompleted();
         return done.get(60, TimeUnit.SECONDS).getProposal();
+    }
+
+    /** A push stream under {@code who}'s token, driven by the test: send pieces, cancel or finish. */
+    final class PushStream {
+        final CompletableFuture<PushResponse> answer = new CompletableFuture<>();
+        private final StreamObserver<PushRequest> in;
+
+        private PushStream(String who, PushRequest header) {
+            in = with(ProposalServiceGrpc.newStub(channel), contributor(who)).push(observer(answer));
+            in.onNext(header);
+        }
+
+        PushStream send(byte[] b, int from, int to) {
+            in.onNext(PushRequest.newBuilder().setData(ByteString.copyFrom(b, from, to - from)).build());
+            return this;
+        }
+
+        /** Cuts the stream (the client's cancel), leaving what was staged for a resume. */
+        void cancel() {
+            in.onError(new RuntimeException("cut by the test"));
+        }
+
+        Proposal finish() throws Exception {
+            in.onCompleted();
+            return answer.get(60, TimeUnit.SECONDS).getProposal();
+        }
+    }
+
+    PushStream stream(String who, Signed s, long resumeOffset) {
+        return new PushStream(who, s.header(resumeOffset));
+    }
+
+    /** {@code who}'s own header (its name, its signature) that claims {@code other}'s digest, so its upload id. */
+    Signed claiming(String who, Signed other) {
+        contributor(who);
+        ProposalSpec o = other.spec();
+        return new Signed(new ProposalSpec(o.branch(), o.baseVersion(), who, o.exampleCount(), o.message(), o.parts(), o.digest(),
+                Ed25519.sign(keys.get(who).getPrivate(), o.digest())), other.payload());
+    }
+
+    /** Positions 0, step, 2 step... (count of them) each changed by {@code value}: a payload of a chosen size. */
+    Signed spread(String who, ObjectId base, int count, int step, float value, String message) {
+        long[] pos = new long[count];
+        float[] val = new float[count];
+        for (int i = 0; i < count; i++) {
+            pos[i] = (long) i * step;
+            val[i] = value + i * 1e-3f;
+        }
+        return proposal(who, base, pos, val, message);
     }
 
     Proposal push(String who, ObjectId base, long[] positions, float[] values, String message) throws Exception {
