@@ -120,9 +120,13 @@ class CoordinatorEndToEndTest {
             ok(new CliRunner(dir), "clone", url, "fresh", "--token", admin);
             CliRunner fresh = new CliRunner(dir.resolve("fresh"));
             ok(fresh, "checkout", "HEAD", "-o", dir.resolve("pulled.safetensors").toString());
-            Path expected = expectedFisherMerge(base, tuned, fishers, examples, dir.resolve("expected.safetensors"));
+            // Weights are the example counts, but no contributor holds more than half a batch (the default
+            // max_contributor_share): bob's 300 of 450 is capped to 150, the sum of the others.
+            long[] weights = {100, 150, 50};
+            assertEquals(150.0, prov.path("proposals").findValues("merge_weight").stream().mapToDouble(JsonNode::asDouble).max().orElseThrow());
+            Path expected = expectedFisherMerge(base, tuned, fishers, weights, dir.resolve("expected.safetensors"));
             assertSameBytes(expected, dir.resolve("pulled.safetensors"));
-            assertIsTheFisherMerge(base, tuned, fishers, examples, dir.resolve("pulled.safetensors"));
+            assertIsTheFisherMerge(base, tuned, fishers, weights, dir.resolve("pulled.safetensors"));
 
             // A contributor's pull replaces its pushed commit with the coordinator's version.
             CliRunner alice = new CliRunner(dir.resolve("alice"));
