@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
@@ -23,7 +22,7 @@ abstract class BaseCommand implements Callable<Integer> {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    @ParentCommand
+    /** The {@code merit} command with the global options; set before {@link #run}, also in nested subcommands. */
     MeritCommand root;
 
     @Spec
@@ -31,6 +30,7 @@ abstract class BaseCommand implements Callable<Integer> {
 
     @Override
     public final Integer call() throws Exception {
+        root = (MeritCommand) spec.root().userObject();
         return run();
     }
 
@@ -63,6 +63,11 @@ abstract class BaseCommand implements Callable<Integer> {
 
     Repository openRepository() {
         return Repository.open(workDir());
+    }
+
+    /** For commands that only read: opening takes no lock and writes nothing, so it starts faster. */
+    Repository openRepositoryForReading() {
+        return Repository.openForReading(workDir());
     }
 
     void printJson(JsonNode node) throws Exception {

@@ -12,10 +12,10 @@ final class BranchCommand extends BaseCommand {
     @Option(names = {"-d", "--delete"}, description = "Delete the named branch.")
     boolean delete;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "Branch to create (or with -d, to delete); none lists branches.")
     String name;
 
-    @Parameters(index = "1", arity = "0..1", paramLabel = "REV")
+    @Parameters(index = "1", arity = "0..1", paramLabel = "REV", description = "Where the new branch starts.")
     String rev = "HEAD";
 
     @Override

@@ -10,10 +10,10 @@ import picocli.CommandLine.Parameters;
 @Command(name = "checkout", header = "Write a version out as a safetensors file.")
 final class CheckoutCommand extends BaseCommand {
 
-    @Parameters(index = "0", paramLabel = "REV")
+    @Parameters(index = "0", paramLabel = "REV", description = "The version to write out.")
     String rev;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.safetensors")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.safetensors", description = "File to write.")
     Path output;
 
     @Option(names = "--fisher-output", paramLabel = "FILE", description = "Also write the commit's attached Fisher.")

@@ -18,7 +18,7 @@ final class CloneCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "URL", description = "merit://HOST:PORT")
     String url;
 
-    @Parameters(index = "1", paramLabel = "DIR")
+    @Parameters(index = "1", paramLabel = "DIR", description = "New directory for the repository.")
     Path dir;
 
     @Option(names = {"-b", "--branch"}, defaultValue = "main", description = "Branch to clone (default: main).")

@@ -1,10 +1,10 @@
 package dev.merit.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
 import dev.merit.safetensors.Safetensors;
+import dev.merit.store.CommitProvenance;
 import dev.merit.store.CommitResult;
 import dev.merit.store.Repository;
 import dev.merit.store.Selection;
@@ -83,28 +83,27 @@ final class CommitCli extends BaseCommand {
             }
             CommitResult r = cmd.call();
             long dense = source.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
-            JsonNode sel = r.commit().provenance().path("selection");
             if (json) {
                 ObjectNode n = JSON.createObjectNode();
                 n.put("commit", r.id().name());
                 n.put("branch", repo.currentBranch());
                 n.put("stored_bytes", r.commit().storedBytes());
                 n.put("dense_bytes", dense);
-                n.set("selection", sel);
+                n.set("selection", r.commit().provenance().path("selection"));
                 n.set("deltas", r.commit().provenance().path("deltas"));
                 printJson(n);
                 return ExitCode.OK;
             }
             out().printf("[%s %s] %s%n", repo.currentBranch(), r.id().abbreviate(12), r.commit().message());
-            long fisherBytes = r.commit().provenance().path("fisher_bytes").asLong();
+            CommitProvenance prov = CommitProvenance.of(r.commit());
+            long fisherBytes = prov.fisherBytes();
             long modelBytes = r.commit().storedBytes() - fisherBytes;
             out().printf("stored %s (%s of the dense %s)%s%n", Format.bytes(modelBytes),
                     Format.percent(dense == 0 ? 0 : (double) modelBytes / dense), Format.bytes(dense),
                     fisher == null ? "" : ", plus " + Format.bytes(fisherBytes) + " for the Fisher");
-            if (sel.has("kept_norm_fraction")) {
-                out().printf("kept %d changed entries carrying %s of the change's L2 norm%n",
-                        sel.path("kept_entries").asLong(), Format.percent(sel.path("kept_norm_fraction").asDouble()));
-            }
+            prov.selection().filter(sel -> sel.keptNormFraction().isPresent()).ifPresent(sel -> out().printf(
+                    "kept %d changed entries carrying %s of the change's L2 norm%n",
+                    sel.keptEntries(), Format.percent(sel.keptNormFraction().getAsDouble())));
         }
         return ExitCode.OK;
     }

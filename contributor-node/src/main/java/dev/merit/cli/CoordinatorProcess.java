@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
 final class CoordinatorProcess implements AutoCloseable {
 
     private static final Pattern LISTENING = Pattern.compile("^Merit coordinator on (\\S+):(\\d+) ");
-    private static final Pattern HTTP = Pattern.compile("^HTTP on (\\S+):(\\d+)");
+    private static final Pattern HTTP = Pattern.compile("^Review page on http://(\\S+):(\\d+)/");
     private static final Pattern KAFKA = Pattern.compile("^Kafka at (\\S+)");
     private static final Pattern TOKEN = Pattern.compile("^Admin token \\(shown once\\): (\\S+)");
 

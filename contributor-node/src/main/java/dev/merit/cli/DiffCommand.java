@@ -14,10 +14,10 @@ import picocli.CommandLine.Parameters;
                 + "to the tensor's norm, and max |change|.")
 final class DiffCommand extends BaseCommand {
 
-    @Parameters(index = "0", paramLabel = "REV1")
+    @Parameters(index = "0", paramLabel = "REV1", description = "The older version.")
     String from;
 
-    @Parameters(index = "1", arity = "0..1", paramLabel = "REV2|FILE")
+    @Parameters(index = "1", arity = "0..1", paramLabel = "REV2|FILE", description = "The newer version, or a safetensors file.")
     String to = "HEAD";
 
     @Option(names = "--json", description = "Print one JSON document.")
@@ -28,7 +28,7 @@ final class DiffCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        try (Repository repo = openRepository();
+        try (Repository repo = openRepositoryForReading();
              TensorSource before = Sources.open(repo, workDir(), from);
              TensorSource after = Sources.open(repo, workDir(), to)) {
             ChangeSummary s = ChangeStats.compare(before, after);

@@ -14,13 +14,13 @@ import picocli.CommandLine.Parameters;
 @Command(name = "log", header = "Show the history of a revision (default HEAD).")
 final class LogCommand extends BaseCommand {
 
-    @Parameters(arity = "0..1", paramLabel = "REV")
+    @Parameters(arity = "0..1", paramLabel = "REV", description = "Where the history starts.")
     String rev = "HEAD";
 
     @Option(names = "--oneline", description = "One line per commit.")
     boolean oneline;
 
-    @Option(names = {"-n", "--max-count"}, description = "Show at most N commits.")
+    @Option(names = {"-n", "--max-count"}, paramLabel = "N", description = "Show at most N commits.")
     int max = Integer.MAX_VALUE;
 
     @Option(names = "--json", description = "Print one JSON document.")
@@ -28,7 +28,7 @@ final class LogCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        try (Repository repo = openRepository()) {
+        try (Repository repo = openRepositoryForReading()) {
             List<Map.Entry<ObjectId, Commit>> log = repo.log(repo.resolve(rev), max);
             if (json) {
                 ObjectNode root = JSON.createObjectNode();

@@ -35,13 +35,13 @@ import picocli.CommandLine.Parameters;
             "  regmean takes one --gram file per model, in order."})
 final class MergeCli extends BaseCommand {
 
-    @Option(names = "--recipe", paramLabel = "FILE.yaml")
+    @Option(names = "--recipe", paramLabel = "FILE.yaml", description = "Merge the files and revisions this recipe lists.")
     Path recipe;
 
     @Option(names = {"-o", "--output"}, paramLabel = "OUT.safetensors", description = "Output file (overrides the recipe's).")
     Path output;
 
-    @Parameters(arity = "0..*", paramLabel = "REV")
+    @Parameters(arity = "0..*", paramLabel = "REV", description = "Revisions to merge into a merge commit (without --recipe).")
     List<String> revisions = new ArrayList<>();
 
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "average",
@@ -60,7 +60,7 @@ final class MergeCli extends BaseCommand {
     @Option(names = "--gram", paramLabel = "FILE", description = "Gram matrices of one model's linear-layer inputs (regmean), one per FILE input, in order.")
     List<Path> grams = new ArrayList<>();
 
-    @Option(names = {"-m", "--message"})
+    @Option(names = {"-m", "--message"}, description = "Message of the merge commit.")
     String message;
 
     @Option(names = "--explain", description = "Print merge statistics: supports, overlap, sign agreement, cosines, norms.")

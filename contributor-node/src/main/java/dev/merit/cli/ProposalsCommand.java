@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "proposals", header = "List proposals on a coordinator (yours; every one for maintainers).")
 final class ProposalsCommand extends BaseCommand {
 
-    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE")
+    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE", description = "Remote name or URL.")
     String remote;
 
     @Option(names = {"-b", "--branch"}, defaultValue = "", description = "Only this branch.")
@@ -25,7 +25,7 @@ final class ProposalsCommand extends BaseCommand {
     @Option(names = "--status", description = "accepted, rejected or merged.")
     String status;
 
-    @Option(names = {"-n", "--limit"}, defaultValue = "50")
+    @Option(names = {"-n", "--limit"}, defaultValue = "50", paramLabel = "N", description = "Show at most N proposals.")
     int limit;
 
     @Option(names = {"-v", "--verbose"}, description = "Show every check.")

@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
             "pushed as a proposal (the coordinator's version supersedes it); otherwise use --force."})
 final class PullCommand extends BaseCommand {
 
-    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE")
+    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE", description = "Remote name or URL.")
     String remote;
 
     @Parameters(index = "1", arity = "0..1", paramLabel = "BRANCH", description = "Default: the current branch.")

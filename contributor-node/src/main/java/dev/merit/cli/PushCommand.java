@@ -34,7 +34,7 @@ import picocli.CommandLine.Parameters;
             "and merged by the coordinator's policy. Exit code 5 if it is rejected."})
 final class PushCommand extends BaseCommand {
 
-    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE")
+    @Parameters(index = "0", arity = "0..1", defaultValue = "origin", paramLabel = "REMOTE", description = "Remote name or URL.")
     String remote;
 
     @Parameters(index = "1", arity = "0..1", paramLabel = "BRANCH", description = "Default: the current branch.")

@@ -1,41 +1,55 @@
 package dev.merit.cli;
 
-import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
 import dev.merit.store.Repository;
-import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "remote", header = "Name coordinators: remote add NAME URL [--token T], remote list.")
+@Command(name = "remote", header = "Name coordinators: remote add NAME URL, remote list (also without a subcommand).",
+        subcommands = {RemoteCli.Add.class, RemoteCli.ListRemotes.class})
 final class RemoteCli extends BaseCommand {
-
-    @Parameters(index = "0", paramLabel = "add|list")
-    String action;
-
-    @Parameters(index = "1..*", paramLabel = "ARGS", description = "add: NAME URL (URL is merit://HOST:PORT)")
-    List<String> args = List.of();
-
-    @Option(names = "--token", description = "Token to use with this remote (kept in the repository).")
-    String token;
 
     @Override
     int run() {
-        try (Repository repo = openRepository()) {
-            LocalConfig cfg = new LocalConfig(repo);
-            switch (action) {
-                case "add" -> {
-                    if (args.size() != 2) {
-                        throw new InvalidInputException("usage: merit remote add NAME URL");
-                    }
-                    cfg.addRemote(args.get(0), args.get(1), token);
-                    out().println("Added remote " + args.get(0) + " " + args.get(1));
-                }
-                case "list" -> cfg.remotes().forEach((n, u) -> out().println(n + "\t" + u));
-                default -> throw new InvalidInputException("unknown action '" + action + "' (add, list)");
+        return ListRemotes.list(this);
+    }
+
+    @Command(name = "add", header = "Name a coordinator, optionally with the token to use with it.")
+    static final class Add extends BaseCommand {
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "The remote's name, e.g. origin.")
+        String name;
+
+        @Parameters(index = "1", paramLabel = "URL", description = "The coordinator: merit://HOST:PORT.")
+        String url;
+
+        @Option(names = "--token", description = "Token to use with this remote (kept in the repository).")
+        String token;
+
+        @Override
+        int run() {
+            try (Repository repo = openRepository()) {
+                new LocalConfig(repo).addRemote(name, url, token);
+                out().println("Added remote " + name + " " + url);
             }
+            return ExitCode.OK;
         }
-        return ExitCode.OK;
+    }
+
+    @Command(name = "list", header = "List the named coordinators, one NAME<TAB>URL per line.")
+    static final class ListRemotes extends BaseCommand {
+
+        @Override
+        int run() {
+            return list(this);
+        }
+
+        static int list(BaseCommand command) {
+            try (Repository repo = command.openRepository()) {
+                new LocalConfig(repo).remotes().forEach((n, u) -> command.out().println(n + "\t" + u));
+            }
+            return ExitCode.OK;
+        }
     }
 }

@@ -1,9 +1,8 @@
 package dev.merit.cli;
 
-import dev.merit.error.InvalidInputException;
+import dev.merit.remote.RemoteProposal;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.RemoteClient;
-import dev.merit.remote.RemoteProposal;
 import dev.merit.store.Repository;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -11,36 +10,49 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "review", header = "Approve (merge) or reject an accepted proposal (maintainers).")
-final class ReviewCommand extends BaseCommand {
+@Command(name = "review", header = "Approve (merge) or reject an accepted proposal (maintainers).",
+        subcommands = {ReviewCommand.Approve.class, ReviewCommand.Reject.class})
+// Not a command of its own: picocli reports a missing subcommand as a usage error.
+final class ReviewCommand {
 
-    @Parameters(index = "0", paramLabel = "approve|reject")
-    String decision;
+    /** What approving and rejecting share: the proposal, the reason and the coordinator. */
+    abstract static class Decision extends BaseCommand {
 
-    @Parameters(index = "1", paramLabel = "ID", description = "Proposal id, e.g. p17.")
-    String id;
+        @Parameters(index = "0", paramLabel = "ID", description = "Proposal id, e.g. p17.")
+        String id;
 
-    @Option(names = {"-m", "--message"}, description = "Why.")
-    String message;
+        @Option(names = {"-m", "--message"}, description = "Why.")
+        String message;
 
-    @Option(names = "--remote", defaultValue = "origin", description = "Remote name or URL (default: origin).")
-    String remote;
+        @Option(names = "--remote", defaultValue = "origin", description = "Remote name or URL (default: origin).")
+        String remote;
 
-    @Mixin
-    TokenOption auth;
+        @Mixin
+        TokenOption auth;
 
-    @Override
-    int run() {
-        boolean approve = switch (decision) {
-            case "approve" -> true;
-            case "reject" -> false;
-            default -> throw new InvalidInputException("review '" + decision + "': expected approve or reject");
-        };
-        Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
-        try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
-            RemoteProposal p = c.review(id, approve, message);
-            RemoteSupport.print(out(), p, false);
+        int decide(boolean approve) {
+            Repository repo = RemoteSupport.looksLikeUrl(remote) ? null : openRepository();
+            try (repo; RemoteClient c = auth.connect(Optional.ofNullable(repo).map(LocalConfig::new), remote)) {
+                RemoteProposal p = c.review(id, approve, message);
+                RemoteSupport.print(out(), p, false);
+            }
+            return ExitCode.OK;
         }
-        return ExitCode.OK;
+    }
+
+    @Command(name = "approve", header = "Approve a proposal: the coordinator merges it.")
+    static final class Approve extends Decision {
+        @Override
+        int run() {
+            return decide(true);
+        }
+    }
+
+    @Command(name = "reject", header = "Reject a proposal: it is never merged.")
+    static final class Reject extends Decision {
+        @Override
+        int run() {
+            return decide(false);
+        }
     }
 }

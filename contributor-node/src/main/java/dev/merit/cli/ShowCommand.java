@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.delta.ChangeStats;
 import dev.merit.delta.ChangeSummary;
 import dev.merit.store.Commit;
+import dev.merit.store.CommitProvenance;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
 import dev.merit.tensor.TensorSource;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "show", header = "Show a commit: its metadata, what it changed, and the bytes it added to the store.")
 final class ShowCommand extends BaseCommand {
 
-    @Parameters(arity = "0..1", paramLabel = "REV")
+    @Parameters(arity = "0..1", paramLabel = "REV", description = "The commit to show.")
     String rev = "HEAD";
 
     @Option(names = "--json", description = "Print one JSON document.")
@@ -22,7 +23,7 @@ final class ShowCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        try (Repository repo = openRepository()) {
+        try (Repository repo = openRepositoryForReading()) {
             ObjectId id = repo.resolve(rev);
             Commit c = repo.readCommit(id);
             long dense = repo.manifestOf(id).tensors().stream().mapToLong(e -> e.info().byteSize()).sum();
@@ -54,21 +55,15 @@ final class ShowCommand extends BaseCommand {
             out().println();
             out().printf("added %s to the store (%s of the dense model, %s)%n", Format.bytes(added),
                     Format.percent(dense == 0 ? 0 : (double) added / dense), Format.bytes(dense));
-            var sel = c.provenance().path("selection");
-            if (sel.has("mode")) {
-                out().println("selection: " + sel.path("mode").asText()
-                        + (sel.has("kept_norm_fraction") ? ", kept " + Format.percent(sel.path("kept_norm_fraction").asDouble())
-                        + " of the change's L2 norm" : ""));
-            }
-            var d = c.provenance().path("deltas");
-            if (d.path("tensors").asLong() > 0) {
-                out().printf("deltas: %d tensors, %d entries, %s encoded (dense float32: %s, %.0fx smaller); "
-                                + "%.2f bits per entry on positions, %.2f on values%n",
-                        d.path("tensors").asLong(), d.path("changed_entries").asLong(),
-                        Format.bytes(d.path("encoded_bytes").asLong()), Format.bytes(d.path("dense_f32_bytes").asLong()),
-                        (double) d.path("dense_f32_bytes").asLong() / Math.max(1, d.path("encoded_bytes").asLong()),
-                        d.path("position_bits_per_entry").asDouble(), d.path("value_bits_per_entry").asDouble());
-            }
+            CommitProvenance prov = CommitProvenance.of(c);
+            prov.selection().ifPresent(sel -> out().println("selection: " + sel.mode()
+                    + (sel.keptNormFraction().isPresent() ? ", kept " + Format.percent(sel.keptNormFraction().getAsDouble())
+                    + " of the change's L2 norm" : "")));
+            prov.deltas().filter(d -> d.tensors() > 0).ifPresent(d -> out().printf(
+                    "deltas: %d tensors, %d entries, %s encoded (dense float32: %s, %.0fx smaller); "
+                            + "%.2f bits per entry on positions, %.2f on values%n",
+                    d.tensors(), d.changedEntries(), Format.bytes(d.encodedBytes()), Format.bytes(d.denseF32Bytes()),
+                    (double) d.denseF32Bytes() / Math.max(1, d.encodedBytes()), d.positionBitsPerEntry(), d.valueBitsPerEntry()));
             out().println();
             ChangeReport.print(s, out(), true);
         }

@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "status", header = "Show what 'commit FILE' would record against HEAD.")
 final class StatusCommand extends BaseCommand {
 
-    @Parameters(index = "0", paramLabel = "FILE")
+    @Parameters(index = "0", paramLabel = "FILE", description = "The safetensors file you would commit.")
     Path file;
 
     @Option(names = "--json", description = "Print one JSON document.")
@@ -23,7 +23,7 @@ final class StatusCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        try (Repository repo = openRepository(); TensorSource after = Safetensors.open(existingFile(file))) {
+        try (Repository repo = openRepositoryForReading(); TensorSource after = Safetensors.open(existingFile(file))) {
             Optional<dev.merit.store.ObjectId> head = repo.head();
             try (TensorSource before = head.isPresent() ? repo.openVersion(head.get()) : Sources.empty()) {
                 ChangeSummary s = ChangeStats.compare(before, after);

@@ -11,7 +11,7 @@ final class SwitchCommand extends BaseCommand {
     @Option(names = {"-c", "--create"}, description = "Create the branch at HEAD first.")
     boolean create;
 
-    @Parameters(index = "0", paramLabel = "NAME")
+    @Parameters(index = "0", paramLabel = "NAME", description = "The branch to make current.")
     String name;
 
     @Override

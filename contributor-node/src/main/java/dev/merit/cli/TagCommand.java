@@ -7,10 +7,10 @@ import picocli.CommandLine.Parameters;
 @Command(name = "tag", header = "List tags, or tag REV (default HEAD) as NAME.")
 final class TagCommand extends BaseCommand {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "Tag to create; none lists tags.")
     String name;
 
-    @Parameters(index = "1", arity = "0..1", paramLabel = "REV")
+    @Parameters(index = "1", arity = "0..1", paramLabel = "REV", description = "The version to tag.")
     String rev = "HEAD";
 
     @Override

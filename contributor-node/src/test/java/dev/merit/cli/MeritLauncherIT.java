@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -109,5 +110,40 @@ class MeritLauncherIT {
         assertEquals(0, demo.code(), demo.toString());
         assertTrue(demo.out().contains("$ merit diff v1 HEAD"), demo.out());
         assertTrue(demo.out().contains("demo finished: every step succeeded"), demo.out());
+    }
+
+    @Test
+    void helpAndSuggestionsThroughTheLauncher() throws Exception {
+        Run serve = merit(Map.of(), "serve", "--help");
+        assertEquals(0, serve.code(), serve.toString());
+        assertTrue(serve.out().contains("--port") && serve.out().contains("7070"), "options and defaults: " + serve.out());
+        Run typo = merit(Map.of(), "lgo");
+        assertEquals(2, typo.code(), typo.toString());
+        assertTrue(typo.err().contains("did you mean 'log'?"), typo.err());
+    }
+
+    @Test
+    void commandsUseTheAotCacheAndSurviveABrokenOne() throws Exception {
+        TestModels.builder().tensor("w", DType.F32, 8, 8).write(dir.resolve("m.safetensors"));
+        assertEquals(0, merit(Map.of(), "init", "--from", "m.safetensors", "-m", "first").code());
+        // -Xlog:aot=info after the launcher's own options: the JVM says whether it mapped the cache.
+        Run used = merit(Map.of("MERIT_JAVA_OPTS", "-Xlog:aot=info"), "log", "--oneline");
+        assertEquals(0, used.code(), used.toString());
+        assertTrue(used.out().contains("Opened AOT cache"), "the launcher's AOT cache matches the jars: " + used.out());
+
+        // Files are swapped by renaming, so a JVM that has the cache mapped keeps its copy.
+        Path cache = repoRoot().resolve("contributor-node/target/fast-start/merit.aot");
+        Path saved = cache.resolveSibling("merit.aot.saved-by-test");
+        Path garbage = cache.resolveSibling("merit.aot.garbage-by-test");
+        Files.write(garbage, new byte[4096]); // not a cache at all
+        Files.move(cache, saved, StandardCopyOption.REPLACE_EXISTING);
+        try {
+            Files.move(garbage, cache);
+            Run broken = merit(Map.of(), "log", "--oneline");
+            assertEquals(0, broken.code(), broken.toString());
+            assertTrue(broken.out().trim().endsWith(" first"), broken.out());
+        } finally {
+            Files.move(saved, cache, StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 }

@@ -26,6 +26,12 @@ final class CoordinatorFixture implements AutoCloseable {
     final ObjectId v0;
 
     CoordinatorFixture(Path dir, PolicyConfig policy, ValidationConfig validation, QualityGate gate) {
+        this(dir, policy, validation, gate, b -> b);
+    }
+
+    /** As above, with {@code extra} applied to the coordinator's builder (HTTP port, Kafka). */
+    CoordinatorFixture(Path dir, PolicyConfig policy, ValidationConfig validation, QualityGate gate,
+                       java.util.function.UnaryOperator<Coordinator.Builder> extra) {
         this.dir = dir;
         this.base = TestModels.builder().seed(5).tensor("a", DType.F32, 200, 100).tensor("big", DType.F32, 1000, 1000)
                 .tensor("ids", DType.I32, 8).write(dir.resolve("base.safetensors"));
@@ -33,7 +39,7 @@ final class CoordinatorFixture implements AutoCloseable {
         if (gate != null) {
             b.qualityGate(gate);
         }
-        this.coord = b.start();
+        this.coord = extra.apply(b).start();
         this.url = "merit://127.0.0.1:" + coord.port();
         this.admin = coord.initialAdminToken().orElseThrow();
         try (Repository local = Repository.init(dir.resolve("maint")); SafetensorsFile f = SafetensorsFile.open(base);

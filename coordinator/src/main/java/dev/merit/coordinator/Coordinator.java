@@ -1,5 +1,6 @@
 package dev.merit.coordinator;
 
+import dev.merit.coordinator.auth.AdminService;
 import dev.merit.coordinator.auth.KeyRegistry;
 import dev.merit.coordinator.auth.TokenStore;
 import dev.merit.coordinator.events.EventBus;
@@ -8,10 +9,14 @@ import dev.merit.coordinator.http.HttpEndpoint;
 import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.policy.PolicyRunner;
+import dev.merit.coordinator.proposals.ProposalLedger;
+import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.proposals.Uploads;
+import dev.merit.coordinator.review.ReviewService;
 import dev.merit.coordinator.validate.QualityGate;
+import dev.merit.coordinator.validate.ValidationChain;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.store.Repository;
 import io.grpc.Server;
@@ -54,6 +59,8 @@ public final class Coordinator implements AutoCloseable {
     private final Versions versions;
     private final ProposalService proposals;
     private final PolicyRunner policy;
+    private final VersionService versionService;
+    private final AdminService admin;
     private final Server server;
     private final ExecutorService executor;
     private final List<AutoCloseable> extras;
@@ -71,7 +78,6 @@ public final class Coordinator implements AutoCloseable {
             TokenStore tokens = new TokenStore(repo);
             this.adminToken = tokens.bootstrap("admin");
             KeyRegistry keys = new KeyRegistry(repo);
-            this.versions = new Versions(repo);
             this.metrics = new CoordinatorMetrics();
             if (b.kafka != null) {
                 EventBus bus = EventBus.start(repo, data, b.kafka, b.kafkaConfig, metrics);
@@ -91,33 +97,40 @@ public final class Coordinator implements AutoCloseable {
                 events.ifPresent(EventBus::wakeRelay);
                 b.hooks.eventsWritten().run();
             };
-            ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
-            this.proposals = new ProposalService(new ProposalStore(repo), new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")),
-                    keys, versions, vc, Optional.ofNullable(b.gate), tmp, wake);
-            this.policy = new PolicyRunner(b.policy, proposals, versions, wake);
-            started.add(policy);
-            policy.onFailure(e -> LOG.log(Level.WARNING, "merge failed", e));
-            policy.setListener((branch, commit, n, took) -> {
-                metrics.mergeDuration(took);
-                metrics.headVersion(branch, versions.number(dev.merit.store.ObjectId.fromString(commit.hex())));
-                b.hooks.merged(branch, commit, n, took);
-            });
-            proposals.setPolicy(policy);
-            proposals.setDecisionListener(r -> {
-                if (r.status() == dev.merit.coordinator.proposals.ProposalRecord.Status.REJECTED) {
-                    metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
-                } else {
-                    metrics.proposalAccepted();
-                }
-            });
+            // Collaborators in dependency order, each given what it uses: versions, the proposal
+            // ledger, the policy (merges through versions), then the service that feeds the policy.
+            this.versions = new Versions(repo, wake);
+            versions.addListener(v -> metrics.headVersion(v.branch(), v.number()));
             repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
+            ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake);
+            ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
+            this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
+                    (branch, commit, n, took) -> {
+                        metrics.mergeDuration(took);
+                        b.hooks.merged(branch, commit, n, took);
+                    }, e -> LOG.log(Level.WARNING, "merge failed", e));
+            started.add(policy);
+            ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
+                    keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
+            this.proposals = new ProposalService(ledger, new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads")), validation,
+                    versions::behindHead, versions::requireHead, policy, r -> {
+                        if (r.status() == ProposalRecord.Status.REJECTED) {
+                            metrics.proposalRejected(r.checks().stream().filter(c -> !c.passed()).map(c -> c.name()).findFirst().orElse("review"));
+                        } else {
+                            metrics.proposalAccepted();
+                        }
+                    });
+            ReviewService review = new ReviewService(tokens, proposals, policy, versions);
+            http.ifPresent(h -> h.serveReviewPage(review, events.map(EventBus::feed)));
+            this.versionService = new VersionService(versions);
+            this.admin = new AdminService(tokens, keys);
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
-            GrpcServices.create(tokens, keys, proposals, policy, versions, n -> {
+            GrpcServices.create(tokens, admin, proposals, policy, versionService, n -> {
                 metrics.bytesReceived(n);
                 b.hooks.bytesReceived(n);
-            }, wake).forEach(sb::addService);
+            }).forEach(sb::addService);
             this.server = sb.executor(executor).build().start();
             List<AutoCloseable> ex = new ArrayList<>(b.hooks.closeables());
             http.ifPresent(ex::add);
@@ -172,6 +185,16 @@ public final class Coordinator implements AutoCloseable {
 
     public PolicyRunner policy() {
         return policy;
+    }
+
+    /** Versions as a service (role-checked): branches, log, fetch, publish, watch. */
+    public VersionService versionService() {
+        return versionService;
+    }
+
+    /** Identity as a service (role-checked): who am I, tokens, keys. */
+    public AdminService admin() {
+        return admin;
     }
 
     public ProposalService proposals() {
@@ -304,7 +327,7 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
 
-        /** Serve metrics (and the other helper's pages) over HTTP on this port; -1 for none. */
+        /** Serve metrics, the review page and its API over HTTP on this port; -1 for none. */
         public Builder httpPort(int port) {
             this.httpPort = port;
             return this;

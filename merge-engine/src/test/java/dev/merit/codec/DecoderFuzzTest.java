@@ -92,7 +92,7 @@ class DecoderFuzzTest {
         }
     }
 
-    private static void checkWellFormed(DecodedDelta d) {
+    static void checkWellFormed(DecodedDelta d) {
         if (d instanceof DecodedDelta.Sparse s) {
             SparseTensorDelta delta = s.delta();
             long n = delta.info().numel(), prev = -1;
@@ -151,7 +151,7 @@ class DecoderFuzzTest {
         return out.toArray(ValueLayout.JAVA_BYTE);
     }
 
-    private static byte[] mutate(byte[] in, SplittableRandom rnd) {
+    static byte[] mutate(byte[] in, SplittableRandom rnd) {
         byte[] b = in.clone();
         int rounds = 1 + (rnd.nextInt(4) == 0 ? rnd.nextInt(8) : 0);
         for (int r = 0; r < rounds && b.length > 0; r++) {

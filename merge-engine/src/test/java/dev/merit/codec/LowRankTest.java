@@ -84,8 +84,19 @@ class LowRankTest {
             double optimal = numpyOptimalError(dir, rows, cols, rank, file);
             // int8 with one scale per factor row (block = rank); larger blocks mix columns of different scale
             for (ValueCoding v : new ValueCoding[] {ValueCoding.EXACT, ValueCoding.FP16, ValueCoding.INT8}) {
-                EncodeResult r = LowRank.encode(Deltas.f32("mlp", rows, cols), a, rank, 11, EncodeOptions.defaults().withValues(v).withInt8BlockSize(rank), arena);
-                double err = frobenius(((Residual.Dense) r.residual()).valuesF32(), (long) rows * cols);
+                TensorInfo info = Deltas.f32("mlp", rows, cols);
+                EncodeResult r = LowRank.encode(info, a, rank, 11, EncodeOptions.defaults().withValues(v).withInt8BlockSize(rank), arena);
+                // The error of what a reader gets: decode(encode(a)) applied to zeros, against a.
+                MemorySegment decoded = arena.allocate((long) rows * cols * 4, 8);
+                DeltaCodec.decode(r.encoded(), DecodeOptions.defaults().expecting(info), arena).applyInPlace(decoded);
+                double err = 0;
+                for (long p = 0; p < (long) rows * cols; p++) {
+                    double diff = (double) a.getAtIndex(Values.F32, p) - decoded.getAtIndex(Values.F32, p);
+                    err += diff * diff;
+                }
+                err = Math.sqrt(err);
+                double residual = frobenius(((Residual.Dense) r.residual()).valuesF32(), (long) rows * cols);
+                assertEquals(residual, err, 1e-4 * err, v + ": the encoder's residual must be what decoding loses");
                 double slack = v == ValueCoding.EXACT ? 1.02 : v == ValueCoding.FP16 ? 1.03 : 1.25;
                 assertTrue(err <= optimal * slack, v + ": error " + err + " vs optimal " + optimal);
                 assertTrue(err >= optimal * 0.999, v + ": error " + err + " below the optimum " + optimal + "?");

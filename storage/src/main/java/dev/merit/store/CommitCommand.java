@@ -286,11 +286,14 @@ public final class CommitCommand {
                 Optional<ObjectId> fisherId = Optional.empty();
                 long beforeFisher = sink.newBytes();
                 if (fisher != null) {
-                    List<Manifest.Entry> fe = new ArrayList<>();
-                    for (TensorInfo t : fisher.tensors()) {
-                        fe.add(new Manifest.Entry(t, sink.putChunks(fisher.data(t.name()), ProgressListener.NONE), List.of(), 0));
-                    }
-                    fisherId = Optional.of(sink.putFinal(ObjectKind.MANIFEST, new Manifest(fe, Map.of()).encode()));
+                    // Only at the committed change's entries; tensors stored whole keep their whole Fisher.
+                    fisherId = Optional.of(ChangedFisher.store(fisher, layout, deltas, name -> {
+                        TensorInfo t = source.info(name).orElseThrow();
+                        boolean prev = parentManifest.flatMap(m -> m.entry(name)).filter(e -> e.info().sameLayout(t)).isPresent();
+                        SparseTensorDelta d = deltas.get(name);
+                        boolean lowRankChange = lowRank > 0 && t.dtype().isFloatingPoint() && t.rank() == 2 && d != null && d.count() > 0;
+                        return !prev || lowRankChange;
+                    }, sink));
                 }
                 long fisherBytes = sink.newBytes() - beforeFisher;
                 Optional<ObjectId> gramId = Optional.empty();

@@ -1,5 +1,6 @@
 package dev.merit.store;
 
+import dev.merit.merge.MergeCheck;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
 import dev.merit.merge.SparseMergeResult;
@@ -69,6 +70,14 @@ public final class MergeOutput implements AutoCloseable {
 
     public MergeResult result() {
         return result;
+    }
+
+    /**
+     * Checks the result against {@code base}, the model the merge was computed on: non-finite
+     * values and the norms of the change, for a caller to refuse the commit.
+     */
+    public MergeCheck check(dev.merit.tensor.TensorSource base) {
+        return sparse != null ? MergeCheck.ofChanges(base, sparse.changes()) : MergeCheck.ofModel(base, merged);
     }
 
     /** Points {@code commit} at the merged model: the changes on its parent, or the merged file. */

@@ -51,10 +51,10 @@ public final class Repository implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.locks.ReentrantLock> refLocks =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    private Repository(Path workDir) {
+    private Repository(Path workDir, boolean readOnly) {
         this.workDir = workDir;
         this.metaDir = workDir.resolve(DIR_NAME);
-        this.store = RocksStore.open(metaDir.resolve("db"));
+        this.store = readOnly ? RocksStore.openForReading(metaDir.resolve("db")) : RocksStore.open(metaDir.resolve("db"));
         this.refs = new RefDatabase(store);
         this.materializer = new Materializer(store);
         this.cache = new VersionCache(metaDir.resolve("cache"), materializer);
@@ -72,17 +72,29 @@ public final class Repository implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + abs.resolve(DIR_NAME) + ": " + e.getMessage(), e);
         }
-        Repository repo = new Repository(abs);
+        Repository repo = new Repository(abs, false);
         repo.refs.setHead(RefDatabase.HEADS + "main");
         return repo;
     }
 
     /** Opens the repository of {@code dir} or of its nearest ancestor that has one. */
     public static Repository open(Path dir) {
+        return new Repository(find(dir), false);
+    }
+
+    /**
+     * Opens for commands that only read (log, show, diff): it takes no lock, so it neither waits for
+     * nor blocks a writer, and opening writes nothing. Anything that writes to the store fails.
+     */
+    public static Repository openForReading(Path dir) {
+        return new Repository(find(dir), true);
+    }
+
+    private static Path find(Path dir) {
         Path abs = dir.toAbsolutePath().normalize();
         for (Path p = abs; p != null; p = p.getParent()) {
             if (Files.isDirectory(p.resolve(DIR_NAME).resolve("db"))) {
-                return new Repository(p);
+                return p;
             }
         }
         throw new NotFoundException("not a Merit repository (or any parent up to /): " + abs);

@@ -70,7 +70,7 @@ final class RocksStore implements AutoCloseable {
         guard.readLock().unlock();
     }
 
-    private RocksStore(Path dir) throws RocksDBException, InterruptedException {
+    private RocksStore(Path dir, boolean readOnly) throws RocksDBException, InterruptedException {
         this.dir = dir;
         this.dbOptions = new DBOptions()
                 .setCreateIfMissing(true)
@@ -93,7 +93,9 @@ final class RocksStore implements AutoCloseable {
         for (Table t : Table.values()) {
             descriptors.add(new ColumnFamilyDescriptor(t.name().toLowerCase().getBytes(), plain));
         }
-        this.db = openWithRetry(dir, descriptors);
+        // Read-only: no lock, no WAL recovery written back, no new MANIFEST or OPTIONS file (and fsyncs).
+        this.db = readOnly ? RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)
+                : openWithRetry(dir, descriptors);
         int i = 1;
         for (ObjectKind kind : ObjectKind.values()) {
             objectFamilies.put(kind, handles.get(i++));
@@ -141,9 +143,22 @@ final class RocksStore implements AutoCloseable {
     }
 
     static RocksStore open(Path dir) {
+        return open(dir, false);
+    }
+
+    /** Opens for reading only (writes fail); a store that needs upgrading on open is opened for writing. */
+    static RocksStore openForReading(Path dir) {
+        try {
+            return new RocksStore(dir, true);
+        } catch (RocksDBException | InterruptedException e) {
+            return open(dir, false); // e.g. a column family this version adds: a normal open creates it
+        }
+    }
+
+    private static RocksStore open(Path dir, boolean readOnly) {
         try {
             Files.createDirectories(dir);
-            return new RocksStore(dir);
+            return new RocksStore(dir, readOnly);
         } catch (RocksDBException e) {
             throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {

@@ -13,6 +13,9 @@ import java.util.Locale;
  */
 public final class Engines {
 
+    static final String THREADS = "ai.djl.pytorch.num_threads";
+    static final String INTEROP_THREADS = "ai.djl.pytorch.num_interop_threads";
+
     private Engines() {}
 
     /** The PyTorch engine, loaded once per process. */
@@ -23,6 +26,14 @@ public final class Engines {
         // "Failed to detect GPU count" and engine banners are noise on a CPU box; errors still show.
         if (System.getProperty("org.slf4j.simpleLogger.log.ai.djl") == null) {
             System.setProperty("org.slf4j.simpleLogger.log.ai.djl", "error");
+        }
+        // One intra-op thread unless told otherwise: the models trained here are small, and OpenMP
+        // workers waiting for a busy core made steps 10x slower on a shared 2-core box.
+        if (System.getProperty(THREADS) == null) {
+            System.setProperty(THREADS, System.getenv().getOrDefault("MERIT_TORCH_THREADS", "1"));
+        }
+        if (System.getProperty(INTEROP_THREADS) == null) {
+            System.setProperty(INTEROP_THREADS, "1");
         }
         if (System.getProperty("OPT_OUT_TRACKING") == null) {
             System.setProperty("OPT_OUT_TRACKING", "true");

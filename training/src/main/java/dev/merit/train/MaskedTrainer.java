@@ -99,20 +99,25 @@ public final class MaskedTrainer {
             if (optimizer == Optimizer.SGD) {
                 p.subi(g.mul(lr));
             } else {
-                adam(e.getKey(), p, g, t);
+                adam(step, e.getKey(), p, g, t);
             }
             g.subi(g);
         }
         return loss.getFloat();
     }
 
-    private void adam(String name, NDArray p, NDArray g, int t) {
+    private void adam(NDManager step, String name, NDArray p, NDArray g, int t) {
         NDArray[] mv = adamState.computeIfAbsent(name, n -> new NDArray[] {
                 model.manager().zeros(p.getShape()), model.manager().zeros(p.getShape())});
         mv[0].muli(BETA1).addi(g.mul(1 - BETA1));
         mv[1].muli(BETA2).addi(g.square().muli(1 - BETA2));
         double corr = Math.sqrt(1 - Math.pow(BETA2, t)) / (1 - Math.pow(BETA1, t));
         // Outside the mask m = v = 0, so the step is 0 / (0 + eps) = 0.
-        p.subi(mv[0].div(mv[1].sqrt().addi(EPS)).muli(lr * corr));
+        // A result belongs to its first operand's manager: move the temporaries to the step's.
+        NDArray denominator = mv[1].sqrt();
+        denominator.attach(step);
+        NDArray update = mv[0].div(denominator.addi(EPS));
+        update.attach(step);
+        p.subi(update.muli(lr * corr));
     }
 }

@@ -30,9 +30,17 @@ public abstract sealed class Network permits Network.MlpNet, Network.CnnNet {
     /** A linear layer: its weight {@code [out, in]} and bias {@code [out]} (null if it has none). */
     public record LinearLayer(String weight, String bias, int in, int out) {}
 
-    /** Receives each linear layer's input batch {@code [B, in]} during a forward pass (RegMean statistics). */
+    /**
+     * Sees each linear layer during a forward pass: its input batch {@code [B, in]} (RegMean
+     * statistics, per-example gradients) and its output {@code [B, out]}, which it may replace
+     * (adding a zero probe whose gradient is dLoss/dOutput).
+     */
     public interface LinearInputs extends BiConsumer<LinearLayer, NDArray> {
         LinearInputs NONE = (l, x) -> {};
+
+        default NDArray output(LinearLayer layer, NDArray y) {
+            return y;
+        }
     }
 
     public abstract ModelSpec spec();
@@ -49,7 +57,7 @@ public abstract sealed class Network permits Network.MlpNet, Network.CnnNet {
 
     static NDArray linear(NDArray x, Map<String, NDArray> p, LinearLayer l, LinearInputs hook) {
         hook.accept(l, x);
-        return Linear.linear(x, p.get(l.weight()), l.bias() == null ? null : p.get(l.bias())).singletonOrThrow();
+        return hook.output(l, Linear.linear(x, p.get(l.weight()), l.bias() == null ? null : p.get(l.bias())).singletonOrThrow());
     }
 
     /**

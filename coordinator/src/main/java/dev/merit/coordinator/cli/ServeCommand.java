@@ -66,13 +66,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--staleness-exponent", defaultValue = "0.5", description = "a in the staleness weight (1+s)^-a (default 0.5).")
     double stalenessExponent;
 
-    @Option(names = "--max-norm", defaultValue = "Infinity", description = "Largest L2 norm of a whole change.")
+    @Option(names = "--max-norm", defaultValue = "Infinity", description = "Largest L2 norm of a whole change (default: no limit).")
     double maxNorm;
 
-    @Option(names = "--max-tensor-norm", defaultValue = "Infinity", description = "Largest L2 norm of one tensor's change.")
+    @Option(names = "--max-tensor-norm", defaultValue = "Infinity", description = "Largest L2 norm of one tensor's change (default: no limit).")
     double maxTensorNorm;
 
-    @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change.")
+    @Option(names = "--max-density", defaultValue = "1", description = "Largest fraction of entries a proposal may change (default: 1, any).")
     double maxDensity;
 
     @Option(names = "--gate", paramLabel = "DATA_DIR",
@@ -120,7 +120,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
             out.printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
-            c.httpPort().ifPresent(p -> out.printf("HTTP on %s:%d%n", host, p));
+            c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             if (gateEvaluator != null) {
                 out.printf("Quality gate: %s, at most %.3g points lower%n", gateEvaluator.describe(), gateMaxDrop);

@@ -34,12 +34,14 @@ public final class EventBus implements AutoCloseable {
     private final EmbeddedKafka broker;
     private final OutboxRelay relay;
     private final KafkaAccess access;
+    private final EventFeed feed = new EventFeed();
     private boolean closed;
 
     private EventBus(EmbeddedKafka broker, OutboxRelay relay, KafkaAccess access) {
         this.broker = broker;
         this.relay = relay;
         this.access = access;
+        relay.feed(feed);
     }
 
     /**
@@ -104,6 +106,11 @@ public final class EventBus implements AutoCloseable {
     /** The address and the credential a Kafka client of this bus needs. */
     public KafkaAccess kafkaAccess() {
         return access;
+    }
+
+    /** The events as they are published, for in-process subscribers. */
+    public EventFeed feed() {
+        return feed;
     }
 
     /** Asks the relay to publish now; call after a transaction that added events. Never blocks. */

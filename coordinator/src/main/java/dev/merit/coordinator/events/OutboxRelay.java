@@ -1,5 +1,6 @@
 package dev.merit.coordinator.events;
 
+import dev.merit.coordinator.Json;
 import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.store.Outbox;
 import dev.merit.store.Repository;
@@ -85,6 +86,7 @@ final class OutboxRelay implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean topicsReady;
+    private volatile EventFeed feed = new EventFeed();
 
     OutboxRelay(Repository repo, KafkaAccess access, CoordinatorMetrics metrics) {
         this(repo, access, metrics, DEFAULT_CLIENT_TIMEOUT);
@@ -97,6 +99,11 @@ final class OutboxRelay implements AutoCloseable {
         this.metrics = metrics;
         this.clientTimeout = clientTimeout;
         this.thread = Thread.ofPlatform().name("merit-outbox-relay").daemon().unstarted(this::run);
+    }
+
+    /** Where acknowledged events are handed after they leave the outbox. */
+    void feed(EventFeed f) {
+        this.feed = f;
     }
 
     void start() {
@@ -234,6 +241,7 @@ final class OutboxRelay implements AutoCloseable {
             repo.outbox().remove(acked);
             published.addAndGet(acked.size());
             metrics.eventsPublished(acked.size());
+            feed.published(acked);
         }
         if (failure != null) {
             throw failure;
@@ -253,15 +261,16 @@ final class OutboxRelay implements AutoCloseable {
      * Moves an event that can never be published out of the outbox, so it does not hold back the
      * events behind it, into the {@value #SET_ASIDE} records, where an operator can find it.
      */
+    /** An event Kafka refused for good, as kept in the {@value #SET_ASIDE} records. */
+    record SetAside(long sequence, String topic, String key, String error, String valueBase64) {
+        static final int FORMAT = 1;
+    }
+
     private void setAside(Outbox.Event e, Throwable why) {
-        var o = EventJson.object();
-        o.put("sequence", e.sequence());
-        o.put("topic", e.topic());
-        o.put("key", e.key());
-        o.put("error", why.toString());
-        o.put("value_base64", java.util.Base64.getEncoder().encodeToString(e.value()));
+        SetAside o = new SetAside(e.sequence(), e.topic(), e.key(), why.toString(),
+                java.util.Base64.getEncoder().encodeToString(e.value()));
         try (var tx = repo.newTransaction()) {
-            tx.putRecord(SET_ASIDE, "%020d".formatted(e.sequence()), EventJson.bytes(o));
+            tx.putRecord(SET_ASIDE, "%020d".formatted(e.sequence()), Json.write(o, SetAside.FORMAT));
             tx.commit();
         }
         repo.outbox().remove(List.of(e));

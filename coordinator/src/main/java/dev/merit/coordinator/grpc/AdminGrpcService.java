@@ -1,9 +1,6 @@
 package dev.merit.coordinator.grpc;
 
-import dev.merit.coordinator.auth.KeyRegistry;
-import dev.merit.coordinator.auth.Principal;
-import dev.merit.coordinator.auth.Role;
-import dev.merit.coordinator.auth.TokenStore;
+import dev.merit.coordinator.auth.AdminService;
 import dev.merit.proto.v1.AdminServiceGrpc;
 import dev.merit.proto.v1.CreateTokenRequest;
 import dev.merit.proto.v1.CreateTokenResponse;
@@ -12,42 +9,31 @@ import dev.merit.proto.v1.RegisterKeyResponse;
 import dev.merit.proto.v1.WhoAmIRequest;
 import io.grpc.stub.StreamObserver;
 
-/** Adapts {@code merit.v1.AdminService} to the token store and key registry. */
+/** Adapts {@code merit.v1.AdminService} to {@link AdminService}. */
 final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
-    private final TokenStore tokens;
-    private final KeyRegistry keys;
+    private final AdminService admin;
 
-    AdminGrpcService(TokenStore tokens, KeyRegistry keys) {
-        this.tokens = tokens;
-        this.keys = keys;
+    AdminGrpcService(AdminService admin) {
+        this.admin = admin;
     }
 
     @Override
     public void whoAmI(WhoAmIRequest req, StreamObserver<dev.merit.proto.v1.Principal> out) {
-        Errors.unary(out, () -> {
-            Principal p = AuthInterceptor.principal();
-            return Convert.principal(p, keys.find(p.name()).isPresent());
-        });
+        Errors.unary(out, () -> Convert.principal(admin.whoAmI(AuthInterceptor.principal())));
     }
 
     @Override
     public void createToken(CreateTokenRequest req, StreamObserver<CreateTokenResponse> out) {
         Errors.unary(out, () -> {
-            AuthInterceptor.principal().require(Role.MAINTAINER, "creating tokens");
-            Role role = Convert.role(req.getRole());
-            String token = tokens.create(req.getName(), role);
-            return CreateTokenResponse.newBuilder().setToken(token)
-                    .setPrincipal(Convert.principal(new Principal(req.getName(), role), keys.find(req.getName()).isPresent())).build();
+            AdminService.CreatedToken t = admin.createToken(AuthInterceptor.principal(), req.getName(), Convert.role(req.getRole()));
+            return CreateTokenResponse.newBuilder().setToken(t.token()).setPrincipal(Convert.principal(t.identity())).build();
         });
     }
 
     @Override
     public void registerKey(RegisterKeyRequest req, StreamObserver<RegisterKeyResponse> out) {
-        Errors.unary(out, () -> {
-            Principal p = AuthInterceptor.principal();
-            p.require(Role.CONTRIBUTOR, "registering a signing key");
-            return RegisterKeyResponse.newBuilder().setFingerprint(keys.register(p.name(), req.getPublicKey().toByteArray())).build();
-        });
+        Errors.unary(out, () -> RegisterKeyResponse.newBuilder()
+                .setFingerprint(admin.registerKey(AuthInterceptor.principal(), req.getPublicKey().toByteArray())).build());
     }
 }

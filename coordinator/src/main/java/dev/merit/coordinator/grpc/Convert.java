@@ -1,15 +1,19 @@
 package dev.merit.coordinator.grpc;
 
+import dev.merit.coordinator.VersionService;
 import dev.merit.coordinator.Versions;
-import dev.merit.coordinator.auth.Principal;
+import dev.merit.coordinator.auth.AdminService;
 import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.validate.CheckResult;
 import dev.merit.error.InvalidInputException;
+import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.Check;
+import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.Proposal;
 import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.proto.v1.VersionEvent;
+import dev.merit.store.Commit;
 import dev.merit.store.ObjectId;
 import java.util.Optional;
 
@@ -67,8 +71,19 @@ public final class Convert {
         };
     }
 
-    static dev.merit.proto.v1.Principal principal(Principal p, boolean hasKey) {
-        return dev.merit.proto.v1.Principal.newBuilder().setName(p.name()).setRole(role(p.role())).setHasKey(hasKey).build();
+    static dev.merit.proto.v1.Principal principal(AdminService.Identity i) {
+        return dev.merit.proto.v1.Principal.newBuilder().setName(i.principal().name()).setRole(role(i.principal().role()))
+                .setHasKey(i.hasKey()).build();
+    }
+
+    static Branch branch(VersionService.BranchHead b) {
+        return Branch.newBuilder().setName(b.name()).setHead(b.head().name()).setNumber(b.number()).build();
+    }
+
+    static LogEntry logEntry(ObjectId id, Commit c) {
+        return LogEntry.newBuilder().setCommit(id.name()).addAllParents(c.parents().stream().map(ObjectId::name).toList())
+                .setAuthor(c.author()).setMessage(c.message()).setTimeUnixMs(c.time().toEpochMilli())
+                .setProvenanceJson(c.provenance().toString()).build();
     }
 
     static VersionEvent event(Versions.NewVersion v) {

@@ -43,7 +43,18 @@ final class Errors {
         if (st.getDescription() == null) {
             st = st.withDescription(e.getMessage());
         }
-        return st.asRuntimeException();
+        return st.withDescription(truncate(st.getDescription())).asRuntimeException();
+    }
+
+    /** Longest description sent: it travels in an HTTP/2 header, which clients cap at a few KiB. */
+    static final int MAX_DESCRIPTION = 1000;
+
+    /** Cuts a description that echoes a huge input (a name, a message) to {@link #MAX_DESCRIPTION} characters. */
+    static String truncate(String d) {
+        if (d == null || d.length() <= MAX_DESCRIPTION) {
+            return d;
+        }
+        return d.substring(0, MAX_DESCRIPTION) + "... (" + (d.length() - MAX_DESCRIPTION) + " more characters)";
     }
 
     /** Runs a unary call: its value or its mapped error goes to {@code out}. */

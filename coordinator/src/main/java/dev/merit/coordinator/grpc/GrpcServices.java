@@ -1,7 +1,7 @@
 package dev.merit.coordinator.grpc;
 
-import dev.merit.coordinator.Versions;
-import dev.merit.coordinator.auth.KeyRegistry;
+import dev.merit.coordinator.VersionService;
+import dev.merit.coordinator.auth.AdminService;
 import dev.merit.coordinator.auth.TokenStore;
 import dev.merit.coordinator.policy.PolicyRunner;
 import dev.merit.coordinator.proposals.ProposalService;
@@ -10,18 +10,17 @@ import io.grpc.ServerServiceDefinition;
 import java.util.List;
 import java.util.function.LongConsumer;
 
-/** The coordinator's gRPC services, each behind the authentication interceptor. */
+/** The coordinator's gRPC services, each a thin adapter over a core service, behind the authentication interceptor. */
 public final class GrpcServices {
 
     private GrpcServices() {}
 
-    public static List<ServerServiceDefinition> create(TokenStore tokens, KeyRegistry keys, ProposalService proposals,
-                                                       PolicyRunner policy, Versions versions, LongConsumer bytesReceived,
-                                                       Runnable eventsWritten) {
+    public static List<ServerServiceDefinition> create(TokenStore tokens, AdminService admin, ProposalService proposals,
+                                                       PolicyRunner policy, VersionService versions, LongConsumer bytesReceived) {
         AuthInterceptor auth = new AuthInterceptor(tokens);
         return List.of(
                 ServerInterceptors.intercept(new ProposalGrpcService(proposals, policy, bytesReceived), auth),
-                ServerInterceptors.intercept(new VersionGrpcService(versions, eventsWritten), auth),
-                ServerInterceptors.intercept(new AdminGrpcService(tokens, keys), auth));
+                ServerInterceptors.intercept(new VersionGrpcService(versions), auth),
+                ServerInterceptors.intercept(new AdminGrpcService(admin), auth));
     }
 }

@@ -1,19 +1,13 @@
 package dev.merit.coordinator.grpc;
 
-import dev.merit.coordinator.CoordinatorException;
-import dev.merit.coordinator.Versions;
+import dev.merit.coordinator.VersionService;
 import dev.merit.coordinator.auth.Principal;
-import dev.merit.coordinator.auth.Role;
-import dev.merit.coordinator.events.Topics;
 import dev.merit.error.InvalidInputException;
-import dev.merit.error.NotFoundException;
-import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.FetchRequest;
 import dev.merit.proto.v1.FetchResponse;
 import dev.merit.proto.v1.FetchStart;
 import dev.merit.proto.v1.ListBranchesRequest;
 import dev.merit.proto.v1.ListBranchesResponse;
-import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.LogRequest;
 import dev.merit.proto.v1.LogResponse;
 import dev.merit.proto.v1.PublishRequest;
@@ -21,11 +15,8 @@ import dev.merit.proto.v1.PublishResponse;
 import dev.merit.proto.v1.VersionEvent;
 import dev.merit.proto.v1.VersionServiceGrpc;
 import dev.merit.proto.v1.WatchRequest;
-import dev.merit.store.Commit;
 import dev.merit.store.ObjectId;
 import dev.merit.store.ObjectKind;
-import dev.merit.store.RefUpdate;
-import dev.merit.store.Repository;
 import dev.merit.wire.ObjectPieces;
 import dev.merit.wire.WireConvert;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -36,72 +27,44 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import java.util.Optional;
-import java.util.function.Consumer;
 
-/** Adapts {@code merit.v1.VersionService}: branches, log, fetch, publish and watch over the coordinator's repository. */
+/** Adapts {@code merit.v1.VersionService} to {@link VersionService}: objects travel in pieces, the rest is conversion. */
 final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase {
 
-    private final Repository repo;
-    private final Versions versions;
-    private final Runnable eventsWritten;
+    private final VersionService versions;
 
-    VersionGrpcService(Versions versions, Runnable eventsWritten) {
-        this.repo = versions.repository();
+    VersionGrpcService(VersionService versions) {
         this.versions = versions;
-        this.eventsWritten = eventsWritten;
-    }
-
-    private Branch branch(String name, ObjectId head) {
-        return Branch.newBuilder().setName(name).setHead(head.name()).setNumber(versions.number(head)).build();
     }
 
     @Override
     public void listBranches(ListBranchesRequest req, StreamObserver<ListBranchesResponse> out) {
-        Errors.unary(out, () -> {
-            AuthInterceptor.principal().require(Role.READER, "listing branches");
-            ListBranchesResponse.Builder b = ListBranchesResponse.newBuilder();
-            repo.branches().forEach((n, id) -> b.addBranches(branch(n, id)));
-            return b.build();
-        });
+        Errors.unary(out, () -> ListBranchesResponse.newBuilder().addAllBranches(
+                versions.branches(AuthInterceptor.principal()).values().stream().map(Convert::branch).toList()).build());
     }
 
     @Override
     public void log(LogRequest req, StreamObserver<LogResponse> out) {
-        Errors.unary(out, () -> {
-            AuthInterceptor.principal().require(Role.READER, "reading the log");
-            ObjectId head = versions.requireHead(req.getBranch());
-            LogResponse.Builder b = LogResponse.newBuilder();
-            for (Map.Entry<ObjectId, Commit> e : repo.log(head, req.getLimit() <= 0 ? 50 : req.getLimit())) {
-                Commit c = e.getValue();
-                b.addEntries(LogEntry.newBuilder().setCommit(e.getKey().name())
-                        .addAllParents(c.parents().stream().map(ObjectId::name).toList()).setAuthor(c.author())
-                        .setMessage(c.message()).setTimeUnixMs(c.time().toEpochMilli())
-                        .setProvenanceJson(c.provenance().toString()));
-            }
-            return b.build();
-        });
+        Errors.unary(out, () -> LogResponse.newBuilder().addAllEntries(
+                versions.log(AuthInterceptor.principal(), req.getBranch(), req.getLimit()).stream()
+                        .map(e -> Convert.logEntry(e.getKey(), e.getValue())).toList()).build());
     }
 
     @Override
     public void fetch(FetchRequest req, StreamObserver<FetchResponse> out) {
-        List<Map.Entry<ObjectKind, ObjectId>> objects;
-        ObjectId head;
+        VersionService.FetchPlan plan;
         try {
-            AuthInterceptor.principal().require(Role.READER, "fetching");
-            head = versions.requireHead(req.getBranch());
             List<ObjectId> have = req.getHaveList().stream().map(WireConvert::id).toList();
-            objects = repo.missingObjects(head, have);
+            plan = versions.fetch(AuthInterceptor.principal(), req.getBranch(), have);
         } catch (RuntimeException e) {
             out.onError(Errors.toStatus(e));
             return;
         }
-        long bytes = objects.stream().mapToLong(e -> Math.max(0, repo.objectSize(e.getValue()))).sum();
-        FetchResponse start = FetchResponse.newBuilder().setStart(FetchStart.newBuilder().setBranch(branch(req.getBranch(), head))
-                .setObjects(objects.size()).setBytes(bytes)).build();
+        FetchResponse start = FetchResponse.newBuilder().setStart(FetchStart.newBuilder().setBranch(Convert.branch(plan.branch()))
+                .setObjects(plan.objects().size()).setBytes(plan.bytes())).build();
         FlowControlled.send(out, new Iterator<>() {
             private boolean started;
-            private final Iterator<Map.Entry<ObjectKind, ObjectId>> next = objects.iterator();
+            private final Iterator<Map.Entry<ObjectKind, ObjectId>> next = plan.objects().iterator();
             private final Deque<FetchResponse> pieces = new ArrayDeque<>();
 
             @Override
@@ -120,8 +83,7 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
                         throw new NoSuchElementException();
                     }
                     Map.Entry<ObjectKind, ObjectId> e = next.next();
-                    byte[] b = repo.readObject(e.getKey(), e.getValue()).orElseThrow(() ->
-                            new NotFoundException(e.getKey().name().toLowerCase() + " " + e.getValue() + " is missing on the coordinator"));
+                    byte[] b = versions.read(e.getKey(), e.getValue());
                     ObjectPieces.split(e.getKey(), e.getValue(), b).forEach(p -> pieces.add(FetchResponse.newBuilder().setPiece(p).build()));
                 }
                 return pieces.poll();
@@ -133,10 +95,9 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
     public StreamObserver<PublishRequest> publish(StreamObserver<PublishResponse> out) {
         Principal who = AuthInterceptor.principal();
         return new StreamObserver<>() {
-            private String branch;
-            private ObjectId commit;
+            private VersionService.Publication publication;
+            private ObjectPieces.Assembler in;
             private boolean done;
-            private final ObjectPieces.Assembler in = new ObjectPieces.Assembler(repo::importObject);
 
             @Override
             public void onNext(PublishRequest req) {
@@ -145,14 +106,9 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
                 }
                 try {
                     if (req.hasStart()) {
-                        who.require(Role.MAINTAINER, "publishing a branch");
-                        branch = req.getStart().getBranch();
-                        commit = WireConvert.id(req.getStart().getCommit());
-                        if (versions.head(branch).isPresent()) {
-                            throw new CoordinatorException(CoordinatorException.Kind.ALREADY_EXISTS, "branch '" + branch
-                                    + "' already exists on the coordinator; pushes to it are proposals");
-                        }
-                    } else if (branch == null) {
+                        publication = versions.publish(who, req.getStart().getBranch(), WireConvert.id(req.getStart().getCommit()));
+                        in = new ObjectPieces.Assembler(publication::object);
+                    } else if (publication == null) {
                         throw new InvalidInputException("publish: objects before the start message");
                     } else {
                         in.accept(req.getPiece());
@@ -174,27 +130,12 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
                     return;
                 }
                 try {
-                    if (branch == null) {
+                    if (publication == null) {
                         throw new InvalidInputException("publish: the stream ended without a start message");
                     }
                     in.finish();
-                    for (Map.Entry<ObjectKind, ObjectId> e : repo.missingObjects(commit, List.of())) {
-                        if (repo.objectSize(e.getValue()) < 0) {
-                            throw new InvalidInputException("publish: " + e.getKey().name().toLowerCase() + " " + e.getValue() + " was not sent");
-                        }
-                    }
-                    Commit c = repo.readCommit(commit);
-                    // The first version of a shared model is announced like every later one, in the same batch as the ref.
-                    dev.merit.coordinator.events.VersionEvent event = new dev.merit.coordinator.events.VersionEvent(branch, commit.name(), c.parents().stream().map(ObjectId::name).toList(),
-                            List.of(), "publish", c.time());
-                    RefUpdate r = repo.updateBranch(branch, Optional.empty(), commit, "publish by " + who.name(),
-                            tx -> tx.addEvent(Topics.VERSIONS, event.key(), event.toJson()));
-                    if (r == RefUpdate.LOCK_FAILURE) {
-                        throw new CoordinatorException(CoordinatorException.Kind.ALREADY_EXISTS, "branch '" + branch + "' was created meanwhile");
-                    }
-                    eventsWritten.run();
-                    versions.announce(new Versions.NewVersion(branch, commit, c.parents(), List.of(), "publish", c.time(), versions.number(commit)));
-                    out.onNext(PublishResponse.newBuilder().setBranch(branch(branch, commit)).setObjectsImported(in.objects()).build());
+                    VersionService.BranchHead b = publication.finish();
+                    out.onNext(PublishResponse.newBuilder().setBranch(Convert.branch(b)).setObjectsImported(in.objects()).build());
                     out.onCompleted();
                 } catch (RuntimeException e) {
                     out.onError(Errors.toStatus(e));
@@ -205,22 +146,25 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
 
     @Override
     public void watchVersions(WatchRequest req, StreamObserver<VersionEvent> out) {
+        ServerCallStreamObserver<VersionEvent> call = (ServerCallStreamObserver<VersionEvent>) out;
+        Object lock = new Object();
+        AutoCloseable watch;
         try {
-            AuthInterceptor.principal().require(Role.READER, "watching versions");
+            watch = versions.watch(AuthInterceptor.principal(), req.getBranch(), v -> {
+                synchronized (lock) {
+                    call.onNext(Convert.event(v));
+                }
+            });
         } catch (RuntimeException e) {
             out.onError(Errors.toStatus(e));
             return;
         }
-        ServerCallStreamObserver<VersionEvent> call = (ServerCallStreamObserver<VersionEvent>) out;
-        Object lock = new Object();
-        Consumer<Versions.NewVersion> l = v -> {
-            if (req.getBranch().isEmpty() || req.getBranch().equals(v.branch())) {
-                synchronized (lock) {
-                    call.onNext(Convert.event(v));
-                }
+        call.setOnCancelHandler(() -> {
+            try {
+                watch.close();
+            } catch (Exception ignored) {
+                // removing a listener does not fail
             }
-        };
-        call.setOnCancelHandler(() -> versions.removeListener(l));
-        versions.addListener(l);
+        });
     }
 }

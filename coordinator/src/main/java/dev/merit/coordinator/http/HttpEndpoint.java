@@ -3,19 +3,23 @@ package dev.merit.coordinator.http;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import dev.merit.coordinator.events.EventFeed;
 import dev.merit.coordinator.metrics.CoordinatorMetrics;
+import dev.merit.coordinator.review.ReviewService;
 import dev.merit.error.MeritException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
  * The coordinator's HTTP port (JDK HTTP server, one virtual thread per request). Serves {@code
- * GET /metrics} for Prometheus; further pages are added with {@link #handle}.
+ * GET /metrics} for Prometheus, the review page and its API ({@link #serveReviewPage}); further
+ * pages are added with {@link #handle}.
  */
 public final class HttpEndpoint implements AutoCloseable {
 
@@ -47,6 +51,12 @@ public final class HttpEndpoint implements AutoCloseable {
     /** The bound port (the chosen one when started with port 0). */
     public int port() {
         return server.getAddress().getPort();
+    }
+
+    /** Serves the review page at {@code /} and its JSON API (and event stream, given a feed) under {@code /api/}. */
+    public HttpEndpoint serveReviewPage(ReviewService review, Optional<EventFeed> feed) {
+        handle("/api/", new ReviewApi(review, feed));
+        return handle("/", new StaticPage());
     }
 
     /** Serves {@code path} and everything under it with {@code handler}. */

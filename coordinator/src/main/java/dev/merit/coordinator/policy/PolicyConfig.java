@@ -14,8 +14,11 @@ import java.util.Objects;
  * @param parameters its parameters (step size eta included)
  * @param batchSize  batch: merge once this many proposals wait
  * @param batchDelay batch: merge once the oldest waiting proposal has waited this long
+ * @param maxContributorShare the largest share of a batch's total weight one contributor's proposals may have
+ *                   (weights are staleness weight x example count; larger shares are capped, see docs/merging.md)
  */
-public record PolicyConfig(MergePolicy policy, Strategy strategy, MergeParameters parameters, int batchSize, Duration batchDelay) {
+public record PolicyConfig(MergePolicy policy, Strategy strategy, MergeParameters parameters, int batchSize, Duration batchDelay,
+                           double maxContributorShare) {
 
     public PolicyConfig {
         Objects.requireNonNull(policy);
@@ -27,26 +30,34 @@ public record PolicyConfig(MergePolicy policy, Strategy strategy, MergeParameter
         if (batchDelay.isNegative() || batchDelay.isZero()) {
             throw new InvalidInputException("batch delay must be > 0, got " + batchDelay);
         }
+        if (!(maxContributorShare > 0 && maxContributorShare <= 1)) {
+            throw new InvalidInputException("max contributor share must be in (0, 1], got " + maxContributorShare);
+        }
     }
 
     /** Auto policy, weighted average (each proposal alone, so its change is applied as sent). */
     public static PolicyConfig defaults() {
-        return new PolicyConfig(MergePolicy.AUTO, Strategy.AVERAGE, MergeParameters.defaults(), 8, Duration.ofSeconds(30));
+        return new PolicyConfig(MergePolicy.AUTO, Strategy.AVERAGE, MergeParameters.defaults(), 8, Duration.ofSeconds(30), 0.5);
     }
 
     public PolicyConfig withPolicy(MergePolicy p) {
-        return new PolicyConfig(p, strategy, parameters, batchSize, batchDelay);
+        return new PolicyConfig(p, strategy, parameters, batchSize, batchDelay, maxContributorShare);
     }
 
     public PolicyConfig withStrategy(Strategy s) {
-        return new PolicyConfig(policy, s, parameters, batchSize, batchDelay);
+        return new PolicyConfig(policy, s, parameters, batchSize, batchDelay, maxContributorShare);
     }
 
     public PolicyConfig withParameters(MergeParameters p) {
-        return new PolicyConfig(policy, strategy, p, batchSize, batchDelay);
+        return new PolicyConfig(policy, strategy, p, batchSize, batchDelay, maxContributorShare);
     }
 
     public PolicyConfig withBatch(int size, Duration delay) {
-        return new PolicyConfig(policy, strategy, parameters, size, delay);
+        return new PolicyConfig(policy, strategy, parameters, size, delay, maxContributorShare);
+    }
+
+    /** Caps one contributor's share of a batch's total weight (1 turns the cap off). */
+    public PolicyConfig withMaxContributorShare(double share) {
+        return new PolicyConfig(policy, strategy, parameters, batchSize, batchDelay, share);
     }
 }

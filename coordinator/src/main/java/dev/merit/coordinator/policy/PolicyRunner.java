@@ -4,12 +4,23 @@ import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
+import dev.merit.coordinator.proposals.ProposalLedger;
+import dev.merit.coordinator.validate.Evaluator;
+import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
 import dev.merit.coordinator.proposals.ProposalStore;
+import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
+import dev.merit.merge.MergeResult;
+import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -24,6 +35,9 @@ import java.util.function.Consumer;
  */
 public final class PolicyRunner implements ProposalService.AcceptListener, AutoCloseable {
 
+    /** Merges nobody is told about, failures nobody logs (tests). */
+    public static final MergeListener NO_LISTENER = (b, c, n, d) -> {};
+
     /** Told about every merge (metrics). */
     public interface MergeListener {
         void merged(String branch, ObjectIdName commit, int proposals, Duration took);
@@ -33,22 +47,40 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     public record ObjectIdName(String hex) {}
 
     private final PolicyConfig config;
-    private final ProposalService proposals;
+    private final ProposalLedger ledger;
     private final ProposalStore store;
     private final Versions versions;
     private final MergeRunner runner;
     private final ScheduledExecutorService thread;
-    private final Runnable eventsWritten;
-    private volatile MergeListener listener = (b, c, n, d) -> {};
-    private volatile Consumer<Throwable> failures = e -> {};
+    private final MergeListener listener;
+    private final Consumer<Throwable> failures;
+    private final Optional<Evaluator> evaluator;
 
-    public PolicyRunner(PolicyConfig config, ProposalService proposals, Versions versions, Runnable eventsWritten) {
+    /**
+     * @param listener told about every merge (metrics)
+     * @param failures where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, MergeListener listener,
+                        Consumer<Throwable> failures) {
+        this(config, ledger, versions, ValidationConfig.defaults(), Optional.empty(), listener, failures);
+    }
+
+    /**
+     * @param bounds    the norm limits every merge result must respect, as each proposal does
+     * @param evaluator scores would-be models in merge previews (the quality gate's), if any
+     * @param listener  told about every merge (metrics)
+     * @param failures  where failed background merges are reported (logs)
+     */
+    public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, ValidationConfig bounds,
+                        Optional<Evaluator> evaluator, MergeListener listener, Consumer<Throwable> failures) {
         this.config = config;
-        this.proposals = proposals;
-        this.store = proposals.store();
+        this.ledger = ledger;
+        this.store = ledger.store();
         this.versions = versions;
-        this.runner = new MergeRunner(store, versions, config);
-        this.eventsWritten = eventsWritten;
+        this.runner = new MergeRunner(store, versions, config, bounds);
+        this.evaluator = evaluator;
+        this.listener = listener;
+        this.failures = failures;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "merit-merge");
             t.setDaemon(true);
@@ -58,19 +90,27 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
             long ms = Math.max(50, Math.min(1000, config.batchDelay().toMillis() / 4));
             thread.scheduleWithFixedDelay(this::mergeDueBatches, ms, ms, TimeUnit.MILLISECONDS);
         }
+        if (config.policy() == MergePolicy.AUTO) {
+            // Proposals stored as accepted before a crash (or under another policy) were never
+            // merged: auto owes each of them its merge, so the first task on the merge thread pays.
+            thread.execute(() -> guarded(this::mergeOwed));
+        }
+    }
+
+    /** Auto's start-up duty: merges, one by one in arrival order, every accepted proposal still queued. */
+    private void mergeOwed() {
+        for (String branch : versions.repository().branches().keySet()) {
+            for (ProposalRecord queued : store.queued(branch)) {
+                ProposalRecord p = store.get(queued.id());
+                if (p.status() == ProposalRecord.Status.ACCEPTED) {
+                    guarded(() -> mergeNow(branch, List.of(p)));
+                }
+            }
+        }
     }
 
     public PolicyConfig config() {
         return config;
-    }
-
-    public void setListener(MergeListener l) {
-        this.listener = l;
-    }
-
-    /** Where failed background merges are reported (logs). */
-    public void onFailure(Consumer<Throwable> f) {
-        this.failures = f;
     }
 
     @Override
@@ -96,11 +136,62 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
                         "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be reviewed");
             }
             if (!approve) {
-                return proposals.update(p, x -> x.reviewed(false, who.name(), message), true);
+                return ledger.update(p, x -> x.reviewed(false, who.name(), message), true);
             }
             ProposalRecord approved = p.reviewed(true, who.name(), message);
             return mergeNow(p.branch(), List.of(approved)).getFirst();
         });
+    }
+
+    /**
+     * What merging chosen proposals would give: the head it starts from, the engine's result with
+     * statistics, and with a quality gate, the evaluator's scores of the head and the merged model.
+     */
+    public record Preview(String head, MergeResult result, OptionalDouble headScore, OptionalDouble mergedScore) {}
+
+    /**
+     * A maintainer merges chosen accepted proposals of {@code branch} with a chosen strategy, as
+     * one merge commit like the policy's own; returns the proposals as merged.
+     */
+    public List<ProposalRecord> mergeSelected(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "merging proposals");
+        return onMergeThread(() -> {
+            List<ProposalRecord> chosen = selected(branch, ids).stream().map(p -> p.reviewed(true, who.name(), "merged with " + strategy.id())).toList();
+            MergeRunner.Merged m = runner.merge(branch, chosen, strategy, parameters);
+            listener.merged(branch, new ObjectIdName(m.commit().name()), chosen.size(), m.took());
+            return m.proposals();
+        });
+    }
+
+    /** The statistics of merging chosen proposals, computed and thrown away: nothing is committed. */
+    public Preview preview(Principal who, String branch, List<String> ids, Strategy strategy, MergeParameters parameters) {
+        who.require(Role.MAINTAINER, "previewing a merge");
+        MergeRunner.Preview p = runner.preview(branch, selected(branch, ids), strategy, parameters,
+                evaluator);
+        return new Preview(p.head().name(), p.result(), p.headScore(), p.mergedScore());
+    }
+
+    private List<ProposalRecord> selected(String branch, List<String> ids) {
+        if (ids.isEmpty()) {
+            throw new InvalidInputException("choose at least one proposal to merge");
+        }
+        if (new HashSet<>(ids).size() != ids.size()) {
+            throw new InvalidInputException("a proposal is chosen twice: " + ids);
+        }
+        versions.requireHead(branch);
+        List<ProposalRecord> out = new ArrayList<>();
+        for (String id : ids) {
+            ProposalRecord p = store.get(id);
+            if (!p.branch().equals(branch)) {
+                throw new InvalidInputException("proposal " + id + " is on branch '" + p.branch() + "', not '" + branch + "'");
+            }
+            if (p.status() != ProposalRecord.Status.ACCEPTED) {
+                throw new CoordinatorException(CoordinatorException.Kind.FAILED_PRECONDITION,
+                        "proposal " + id + " is " + p.status().name().toLowerCase() + "; only accepted proposals can be merged");
+            }
+            out.add(p);
+        }
+        return out;
     }
 
     /** Merges whatever waits on {@code branch} now (tests, shutdown, an operator's nudge); returns how many merged. */
@@ -131,8 +222,14 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     }
 
     private List<ProposalRecord> mergeNow(String branch, List<ProposalRecord> batch) {
-        MergeRunner.Merged m = runner.merge(branch, batch);
-        eventsWritten.run();
+        MergeRunner.Merged m;
+        try {
+            m = runner.merge(branch, batch);
+        } catch (MergeRunner.Refused e) {
+            // The head stays; the batch is rejected with the reason, so it is not retried forever.
+            failures.accept(e);
+            return batch.stream().map(p -> ledger.update(store.get(p.id()), x -> x.refused(e.getMessage()), true)).toList();
+        }
         listener.merged(branch, new ObjectIdName(m.commit().name()), batch.size(), m.took());
         return m.proposals();
     }

@@ -12,8 +12,8 @@ import java.util.function.Predicate;
 
 /**
  * Proposals as records of the coordinator's repository: the proposal itself, its payload
- * (each tensor's encoded delta and Fisher as they arrived), a digest index for refusing
- * duplicates, and a per-branch queue of accepted proposals waiting for a merge. Writers pass a
+ * (each tensor's encoded delta and Fisher as they arrived), digest indexes for refusing
+ * duplicates (of the signed proposal, and of the change itself across contributors), and a per-branch queue of accepted proposals waiting for a merge. Writers pass a
  * {@link Transaction} so these rows land atomically with the commit or event that goes with them.
  */
 public final class ProposalStore {
@@ -22,6 +22,7 @@ public final class ProposalStore {
     static final String DELTAS = "proposal-deltas";
     static final String FISHERS = "proposal-fishers";
     static final String DIGESTS = "proposal-digests";
+    static final String PAYLOADS = "proposal-payload-digests";
     static final String QUEUE = "merge-queue";
 
     private final Repository repo;
@@ -60,6 +61,15 @@ public final class ProposalStore {
         return repo.getRecord(DIGESTS, digestHex).map(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
     }
 
+    /** The id of an earlier proposal with the same change (payload digest), whoever sent or signed it. */
+    public Optional<String> byPayload(String payloadHex) {
+        return repo.getRecord(PAYLOADS, payloadHex).map(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    public void indexPayload(Transaction tx, String payloadHex, ProposalRecord r) {
+        tx.putRecord(PAYLOADS, payloadHex, r.id().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
     /** Newest first. */
     public List<ProposalRecord> list(Predicate<ProposalRecord> filter, int limit) {
         List<ProposalRecord> all = new ArrayList<>();
@@ -81,7 +91,7 @@ public final class ProposalStore {
     }
 
     public void put(Transaction tx, ProposalRecord r) {
-        tx.putRecord(PROPOSALS, key(r.id()), dev.merit.coordinator.Json.bytes(r.toJson()));
+        tx.putRecord(PROPOSALS, key(r.id()), r.toJson());
     }
 
     public void indexDigest(Transaction tx, ProposalRecord r) {

@@ -34,7 +34,8 @@ public final class PushSession implements AutoCloseable {
         this.resumedFrom = resumedFrom;
     }
 
-    static PushSession rejected(ProposalRecord r) {
+    /** A session already decided before any payload: a header rejection, or a repeat of a stored proposal. */
+    static PushSession decided(ProposalRecord r) {
         PushSession s = new PushSession(null, null, null, null, List.of(), 0);
         s.result = r;
         return s;

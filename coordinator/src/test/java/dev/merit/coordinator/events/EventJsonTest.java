@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.merit.coordinator.Json;
 import dev.merit.error.InvalidInputException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -20,8 +21,8 @@ class EventJsonTest {
     void aProposalEventHasTheDocumentedFieldsAndRoundTrips() throws Exception {
         var e = new ProposalEvent("p7", "main", "bob", ProposalEvent.Status.REJECTED,
                 List.of("stale: base v3, head v9", "non-finite values in fc1.weight"), "sha256:ff", "v3", T);
-        JsonNode n = EventJson.MAPPER.readTree(e.toJson());
-        assertEquals(List.of("proposal_id", "branch", "contributor", "status", "reasons", "digest", "base_version", "time"),
+        JsonNode n = Json.MAPPER.readTree(e.toJson());
+        assertEquals(List.of("format", "proposal_id", "branch", "contributor", "status", "reasons", "digest", "base_version", "time"),
                 iterable(n.fieldNames()));
         assertEquals("rejected", n.get("status").asText());
         assertEquals("2026-03-04T05:06:07.089Z", n.get("time").asText());
@@ -31,8 +32,8 @@ class EventJsonTest {
     @Test
     void aVersionEventHasTheDocumentedFieldsAndRoundTrips() throws Exception {
         var e = new VersionEvent("exp", "c2", List.of("c1", "c0"), List.of("p1", "p2"), "ties", T);
-        JsonNode n = EventJson.MAPPER.readTree(e.toJson());
-        assertEquals(List.of("branch", "commit", "parents", "proposals", "strategy", "time"), iterable(n.fieldNames()));
+        JsonNode n = Json.MAPPER.readTree(e.toJson());
+        assertEquals(List.of("format", "branch", "commit", "parents", "proposals", "strategy", "time"), iterable(n.fieldNames()));
         assertEquals(e, VersionEvent.parse(e.toJson()));
     }
 
@@ -58,12 +59,15 @@ class EventJsonTest {
         assertMessage("not valid JSON", () -> VersionEvent.parse("{".getBytes()));
         assertMessage("not a JSON object", () -> VersionEvent.parse("[1]".getBytes()));
         String badTime = "{\"branch\":\"main\",\"commit\":\"c\",\"parents\":[],\"proposals\":[],\"strategy\":\"s\",\"time\":\"yesterday\"}";
-        assertMessage("field 'time' is not an ISO-8601 instant: yesterday", () -> VersionEvent.parse(badTime.getBytes()));
+        assertMessage("field 'time' has the invalid value yesterday (expected an ISO-8601 instant)", () -> VersionEvent.parse(badTime.getBytes()));
         String badStatus = new String(new ProposalEvent("p", "b", "c", ProposalEvent.Status.ACCEPTED, List.of(), "d", "v", T)
                 .toJson(), StandardCharsets.UTF_8).replace("accepted", "maybe");
-        assertMessage("unknown status 'maybe'", () -> ProposalEvent.parse(badStatus.getBytes()));
+        assertMessage("field 'status' has the invalid value maybe (expected one of accepted, rejected, merged)", () -> ProposalEvent.parse(badStatus.getBytes()));
         String badReasons = badStatus.replace("\"maybe\"", "\"rejected\"").replace("\"reasons\":[]", "\"reasons\":[1]");
-        assertMessage("field 'reasons' holds a non-string element", () -> ProposalEvent.parse(badReasons.getBytes()));
+        assertMessage("field 'reasons[0]' has the invalid value 1 (expected a string)", () -> ProposalEvent.parse(badReasons.getBytes()));
+        String future = new String(new VersionEvent("main", "c", List.of(), List.of(), "s", T).toJson(), StandardCharsets.UTF_8)
+                .replace("\"format\":1", "\"format\":7");
+        assertMessage("version event has format 7; this Merit reads format 1", () -> VersionEvent.parse(future.getBytes()));
     }
 
     private static void assertMessage(String part, org.junit.jupiter.api.function.Executable call) {

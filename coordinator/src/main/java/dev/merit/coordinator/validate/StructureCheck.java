@@ -6,12 +6,24 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The structure checks that need only the header: every part names a base tensor, in base order, with its dtype and shape. */
-public final class HeaderCheck {
+/**
+ * The structure checks that need only the header: every part names a base tensor, in base order,
+ * with its dtype and shape; Fisher present for all parts or none (and when the strategy needs
+ * one); the payload within the size limit.
+ */
+public final class StructureCheck implements Validator {
 
-    private HeaderCheck() {}
+    private final BaseLayouts layouts;
+    private final ValidationConfig config;
 
-    public static CheckResult check(ProposalSpec spec, List<TensorInfo> base, ValidationConfig config) throws Rejection {
+    public StructureCheck(BaseLayouts layouts, ValidationConfig config) {
+        this.layouts = layouts;
+        this.config = config;
+    }
+
+    @Override
+    public CheckResult check(ProposalSpec spec) throws Rejection {
+        List<TensorInfo> base = layouts.of(spec);
         if (spec.parts().isEmpty()) {
             throw new Rejection("structure", "the proposal changes no tensor");
         }
@@ -42,6 +54,19 @@ public final class HeaderCheck {
                 throw new Rejection("structure", "tensor '" + t.name() + "': bad payload sizes (delta " + p.deltaBytes()
                         + " bytes, Fisher " + p.fisherBytes() + " bytes)");
             }
+            // A float32 Fisher value per changed entry at most (the ingest buffers one tensor's Fisher).
+            if (p.fisherBytes() / 4 > b.numel() || p.fisherBytes() > Integer.MAX_VALUE - 8) {
+                throw new Rejection("structure", "tensor '" + t.name() + "': Fisher of " + p.fisherBytes()
+                        + " bytes is more than 4 bytes for each of the tensor's " + b.numel() + " entries");
+            }
+        }
+        long payload = 0;
+        try {
+            for (ProposalSpec.Part p : spec.parts()) {
+                payload = Math.addExact(payload, Math.addExact(p.deltaBytes(), p.fisherBytes()));
+            }
+        } catch (ArithmeticException overflow) {
+            throw new Rejection("structure", "the declared payload sizes add up past 2^63 bytes");
         }
         boolean someFisher = spec.parts().stream().anyMatch(p -> p.fisherBytes() > 0);
         if (someFisher && !spec.hasFisher()) {
@@ -50,8 +75,8 @@ public final class HeaderCheck {
         if (config.requireFisher() && !spec.hasFisher()) {
             throw new Rejection("structure", "this coordinator merges with a Fisher-weighted strategy: push with a Fisher");
         }
-        if (spec.payloadBytes() > config.maxPayloadBytes()) {
-            throw new Rejection("structure", "payload of " + spec.payloadBytes() + " bytes exceeds the limit of " + config.maxPayloadBytes());
+        if (payload > config.maxPayloadBytes()) {
+            throw new Rejection("structure", "payload of " + payload + " bytes exceeds the limit of " + config.maxPayloadBytes());
         }
         if (spec.exampleCount() < 0) {
             throw new Rejection("structure", "example count " + spec.exampleCount() + " is negative");
