@@ -29,7 +29,6 @@ import dev.merit.train.TrainRound;
 import dev.merit.train.data.DataDir;
 import dev.merit.train.data.Examples;
 import dev.merit.train.data.ShardSpec;
-import io.grpc.Status;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -213,10 +212,12 @@ final class DaemonCommand extends BaseCommand {
         }
     }
 
+    /** Status codes after which the same call may succeed later (by name: the CLI handles no gRPC types). */
+    private static final java.util.Set<String> TRANSIENT = java.util.Set.of("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED",
+            "ABORTED", "UNKNOWN", "INTERNAL");
+
     private static boolean transientFailure(RemoteException e) {
-        Status.Code c = e.code();
-        return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.CANCELLED
-                || c == Status.Code.ABORTED || c == Status.Code.UNKNOWN || c == Status.Code.INTERNAL;
+        return TRANSIENT.contains(e.code().name());
     }
 
     /** Rounds on one connection until the wanted rounds are done, SIGTERM, or the connection fails. */

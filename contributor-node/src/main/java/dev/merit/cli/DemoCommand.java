@@ -1,10 +1,7 @@
 package dev.merit.cli;
 
-import dev.merit.remote.RemoteBranch;
-import dev.merit.remote.RemoteClient;
 import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.safetensors.SafetensorsWriter;
-import dev.merit.store.ObjectId;
 import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
 import java.lang.foreign.MemorySegment;

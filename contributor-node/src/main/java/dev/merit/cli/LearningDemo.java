@@ -50,7 +50,7 @@ final class LearningDemo {
         @Option(names = "--steps", defaultValue = "50", description = "Each daemon's training steps per round (default ${DEFAULT-VALUE}).")
         int steps;
 
-        @Option(names = "--lr", defaultValue = "0.2", description = "Each daemon's learning rate (default ${DEFAULT-VALUE}).")
+        @Option(names = "--lr", defaultValue = "0.1", description = "Each daemon's learning rate (default ${DEFAULT-VALUE}).")
         double lr;
 
         @Option(names = "--density", defaultValue = "0.005", description = "Fraction of entries an update changes (default ${DEFAULT-VALUE}).")
