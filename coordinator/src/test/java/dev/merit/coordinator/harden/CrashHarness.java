@@ -41,6 +41,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -141,9 +142,10 @@ final class CrashHarness {
                 if (inFlight.get() > 0) {
                     killsInFlight++;
                 }
-                log.println("=== kill -9 #" + (k + 1) + " (" + inFlight.get() + " pushes in flight)");
+                log.println("=== kill -9 #" + (k + 1) + " (" + inFlight.get() + " pushes in flight, " + answered.get() + " answered so far)");
                 process.destroyForcibly(); // SIGKILL: no shutdown hook, no flush
                 process.waitFor();
+                log.println("=== killed at " + Instant.now());
                 start();
             }
             Thread.sleep(config.minUp().toMillis());
@@ -184,6 +186,7 @@ final class CrashHarness {
                     } else if (line.startsWith("Kafka at ")) {
                         bootstrap = line.substring("Kafka at ".length()).trim();
                     } else if (line.startsWith("Merit coordinator on ")) {
+                        log.println("=== ready at " + Instant.now());
                         ready.countDown();
                     }
                 }
@@ -263,6 +266,8 @@ final class CrashHarness {
                 if (retries.incrementAndGet() % 50 == 1) {
                     log.println("retry " + retries.get() + ": " + e);
                 }
+                // The channel backs off exponentially after failed connects; the coordinator may be back already.
+                channel.resetConnectBackoff();
                 try {
                     Thread.sleep(200);
                 } catch (InterruptedException ie) {
