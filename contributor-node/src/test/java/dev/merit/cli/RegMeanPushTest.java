@@ -178,6 +178,21 @@ class RegMeanPushTest {
             TensorInfo bias = TensorInfo.of("fc1.bias", DType.F32, 1);
             RemoteProposal r3 = pushCrafted(url, aliceToken, key, base, tuned.get(0), v0, List.of(new ProposalBuilder.GramPart(bias, f32(1, 1f))));
             assertTrue(r3.reasons().get(0).contains("Gram matrix 'fc1.bias': base tensor is F32 [24]"), r3.reasons().toString());
+            // The signature covers the Gram matrices: one changed value after signing fails the digest.
+            try (SafetensorsFile b = SafetensorsFile.open(base); SafetensorsFile t = SafetensorsFile.open(tuned.get(0));
+                 RemoteClient c = RemoteClient.connect(url, aliceToken)) {
+                ProposalUpload signed = ProposalBuilder.sign(new ProposalBuilder(b, t).parts(), List.of(
+                        new ProposalBuilder.GramPart(g1, f32((int) GramMatrix.packedSize(16), 1f)),
+                        new ProposalBuilder.GramPart(g2, f32((int) GramMatrix.packedSize(24), 1f))), 64, "main", v0.name(), "alice", 0,
+                        "tampered", key);
+                List<byte[]> sections = new ArrayList<>(signed.sections());
+                byte[] last = sections.getLast().clone();
+                DType.F32.setDouble(MemorySegment.ofArray(last), 3, 2.0);
+                sections.set(sections.size() - 1, last);
+                RemoteProposal r4 = c.push(new ProposalUpload(signed.spec(), sections), ProgressListener.NONE, 1).proposal();
+                assertEquals(RemoteProposal.Status.REJECTED, r4.status(), r4.toString());
+                assertTrue(r4.reasons().get(0).contains("the payload hashes to"), r4.reasons().toString());
+            }
             assertEquals(v0, coord.versions().requireHead("main"));
 
             // With their Gram matrices both pushes are accepted; the second completes the batch.
