@@ -44,6 +44,10 @@ final class CommitCli extends BaseCommand {
             description = "Attach a diagonal Fisher (same tensor names and shapes as FILE) for Fisher-weighted merges.")
     Path fisher;
 
+    @Option(names = "--gram", paramLabel = "GRAM_FILE",
+            description = "Attach RegMean Gram matrices (one packed upper triangle per linear layer, named like its weight).")
+    Path gram;
+
     @Option(names = "--values", paramLabel = "exact|fp16|bf16|int8", defaultValue = "exact",
             description = "How changed values are stored (default ${DEFAULT-VALUE}); lossy codings store the change, "
                     + "quantized, for floating-point tensors.")
@@ -74,9 +78,10 @@ final class CommitCli extends BaseCommand {
                 : Selection.threshold(sparsity.threshold);
         try (Repository repo = openRepository();
              TensorSource source = Safetensors.open(existingFile(file));
-             TensorSource fisherSource = fisher == null ? null : Safetensors.open(existingFile(fisher))) {
+             TensorSource fisherSource = fisher == null ? null : Safetensors.open(existingFile(fisher));
+             TensorSource gramSource = gram == null ? null : Safetensors.open(existingFile(gram))) {
             var cmd = repo.commit().setSource(source).setMessage(message).setSelection(selection)
-                    .setFisher(fisherSource).setProgress(progress(json))
+                    .setFisher(fisherSource).setGram(gramSource).setProgress(progress(json))
                     .setValueCoding(parseValues(values)).setLowRank(lowRank);
             if (author != null) {
                 cmd.setAuthor(author);
@@ -97,10 +102,12 @@ final class CommitCli extends BaseCommand {
             out().printf("[%s %s] %s%n", repo.currentBranch(), r.id().abbreviate(12), r.commit().message());
             CommitProvenance prov = CommitProvenance.of(r.commit());
             long fisherBytes = prov.fisherBytes();
-            long modelBytes = r.commit().storedBytes() - fisherBytes;
+            long gramBytes = r.commit().provenance().path("gram_bytes").asLong(0);
+            long modelBytes = r.commit().storedBytes() - fisherBytes - gramBytes;
             out().printf("stored %s (%s of the dense %s)%s%n", Format.bytes(modelBytes),
                     Format.percent(dense == 0 ? 0 : (double) modelBytes / dense), Format.bytes(dense),
-                    fisher == null ? "" : ", plus " + Format.bytes(fisherBytes) + " for the Fisher");
+                    (fisher == null ? "" : ", plus " + Format.bytes(fisherBytes) + " for the Fisher")
+                    + (gram == null ? "" : ", plus " + Format.bytes(gramBytes) + " for the Gram matrices"));
             prov.selection().filter(sel -> sel.keptNormFraction().isPresent()).ifPresent(sel -> out().printf(
                     "kept %d changed entries carrying %s of the change's L2 norm%n",
                     sel.keptEntries(), Format.percent(sel.keptNormFraction().getAsDouble())));

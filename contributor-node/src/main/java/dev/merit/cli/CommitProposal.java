@@ -36,7 +36,10 @@ final class CommitProposal {
                 fisher = Safetensors.open(fisherFile);
                 pb.fisher(fisher);
             }
-            try (TensorSource f = fisher) {
+            // The head's Gram matrices (merit train --regmean) travel with it, for regmean merges.
+            java.util.Optional<SafetensorsFile> gram = repo.openGram(head);
+            gram.ifPresent(pb::gram);
+            try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
                 return pb.build(branch, base.name(), who, examples, message, cfg.privateKey());
             }
         } catch (IOException e) {

@@ -30,7 +30,8 @@ import picocli.CommandLine.Parameters;
             "merit merge --recipe FILE.yaml [-o OUT]: merge as the recipe says (see docs/merging.md); models",
             "  may be files (relative to the recipe) or revisions of the repository here.",
             "merit merge REV... --strategy S [--weights W,...] [-m MSG]: merge the revisions' changes since",
-            "  their merge base into a new commit on the current branch, from the stored sparse deltas.",
+            "  their merge base into a new commit on the current branch, from the stored sparse deltas;",
+            "  regmean uses the Gram matrices stored with each revision (merit train --regmean).",
             "merit merge FILE... --strategy S [--base FILE] [--gram FILE]... -o OUT: merge model files;",
             "  regmean takes one --gram file per model, in order."})
 final class MergeCli extends BaseCommand {
@@ -86,10 +87,6 @@ final class MergeCli extends BaseCommand {
         if (!grams.isEmpty()) {
             throw new InvalidInputException("--gram goes with model files; '" + revisions.stream()
                     .filter(r -> !Files.isRegularFile(path(Path.of(r)))).findFirst().orElseThrow() + "' is not a file");
-        }
-        if (Strategy.parse(strategy) == Strategy.REGMEAN) {
-            throw new InvalidInputException("regmean over revisions needs Gram matrices stored with the commits, which this"
-                    + " repository does not have yet; merge model files with one --gram FILE each, or use a recipe with 'gram:' per model");
         }
         try (Repository repo = openRepository()) {
             MergeCommand.Result r = repo.merge().setRevisions(revisions).setWeights(weights)

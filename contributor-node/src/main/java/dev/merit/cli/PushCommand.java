@@ -84,6 +84,11 @@ final class PushCommand extends BaseCommand {
                 RemoteClient.PushResult r = c.push(u, progress(false));
                 markPushed(repo, head);
                 RemoteSupport.print(out(), r.proposal(), true);
+                if (u.spec().hasGram()) {
+                    out().printf("  sent %s: delta and Fisher %s, Gram matrices %s (%d layers)%n", Format.bytes(u.payloadBytes()),
+                            Format.bytes(u.payloadBytes() - u.spec().gramBytes()), Format.bytes(u.spec().gramBytes()),
+                            u.spec().grams().size());
+                }
                 if (r.resumedFrom() > 0) {
                     out().printf("  (upload resumed at byte %d)%n", r.resumedFrom());
                 }
@@ -110,7 +115,10 @@ final class PushCommand extends BaseCommand {
                 fisher = Safetensors.open(fisherFile);
                 pb.fisher(fisher);
             }
-            try (TensorSource f = fisher) {
+            // The head's Gram matrices (merit train --regmean) travel with it, for regmean merges.
+            java.util.Optional<SafetensorsFile> gram = repo.openGram(head);
+            gram.ifPresent(pb::gram);
+            try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
                 return pb.build(br, base.name(), who, examples, msg, cfg.privateKey());
             }
         } catch (IOException e) {

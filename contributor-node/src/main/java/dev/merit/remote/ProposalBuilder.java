@@ -25,7 +25,8 @@ import java.util.Objects;
 /**
  * Turns the change between a base version and a contributor's version into a signed proposal:
  * for each changed tensor an ADD delta (new - old in float32 at every changed entry) encoded with
- * the delta codec, plus, when a Fisher is given, its values at the changed entries.
+ * the delta codec, plus, when a Fisher is given, its values at the changed entries, and, when
+ * Gram matrices are given (regmean), each one's raw bytes after all tensors.
  *
  * <pre>{@code
  * ProposalUpload u = new ProposalBuilder(base, mine).fisher(f).encoding(EncodeOptions.defaults())
@@ -39,6 +40,7 @@ public final class ProposalBuilder {
     private final TensorSource base;
     private final TensorSource updated;
     private TensorSource fisher;
+    private TensorSource gram;
     private EncodeOptions encoding = EncodeOptions.defaults();
 
     public ProposalBuilder(TensorSource base, TensorSource updated) {
@@ -49,6 +51,24 @@ public final class ProposalBuilder {
     public ProposalBuilder fisher(TensorSource f) {
         this.fisher = f;
         return this;
+    }
+
+    /** Sends these Gram matrices (the format {@code merit train --regmean} writes) with the proposal. */
+    public ProposalBuilder gram(TensorSource g) {
+        this.gram = g;
+        return this;
+    }
+
+    /** The Gram matrices as proposal sections, in the file's order; empty without {@link #gram}. */
+    public List<GramPart> gramParts() {
+        if (gram == null) {
+            return List.of();
+        }
+        List<GramPart> out = new ArrayList<>();
+        for (TensorInfo t : gram.tensors()) {
+            out.add(new GramPart(t, gram.data(t.name()).toArray(ValueLayout.JAVA_BYTE)));
+        }
+        return out;
     }
 
     public ProposalBuilder encoding(EncodeOptions e) {
@@ -113,14 +133,24 @@ public final class ProposalBuilder {
     /** One changed tensor, encoded. */
     public record Part(TensorInfo info, byte[] delta, byte[] fisher, long entries) {}
 
+    /** One Gram matrix, its raw little-endian bytes. */
+    public record GramPart(TensorInfo info, byte[] data) {}
+
     /** Builds and signs the proposal. */
     public ProposalUpload build(String branch, String baseVersion, String contributor, long examples, String message, PrivateKey key) {
-        return sign(parts(), branch, baseVersion, contributor, examples, message, key);
+        long gramExamples = gram == null ? 0 : dev.merit.merge.GramMatrix.examples(gram).orElse(0L);
+        return sign(parts(), gramParts(), gramExamples, branch, baseVersion, contributor, examples, message, key);
     }
 
     /** Signs given parts (tests use this to send crafted payloads). */
     public static ProposalUpload sign(List<Part> parts, String branch, String baseVersion, String contributor, long examples,
                                       String message, PrivateKey key) {
+        return sign(parts, List.of(), 0, branch, baseVersion, contributor, examples, message, key);
+    }
+
+    /** Signs given parts and Gram matrices. */
+    public static ProposalUpload sign(List<Part> parts, List<GramPart> grams, long gramExamples, String branch, String baseVersion,
+                                      String contributor, long examples, String message, PrivateKey key) {
         List<ProposalSpec.Part> specParts = new ArrayList<>();
         List<byte[]> sections = new ArrayList<>();
         for (Part p : parts) {
@@ -130,14 +160,19 @@ public final class ProposalBuilder {
                 sections.add(p.fisher());
             }
         }
-        ProposalSpec unsigned = new ProposalSpec(branch, baseVersion, contributor, examples, message, specParts, new byte[32], new byte[0]);
+        List<ProposalSpec.Gram> specGrams = new ArrayList<>();
+        for (GramPart g : grams) {
+            specGrams.add(new ProposalSpec.Gram(g.info(), g.data().length));
+            sections.add(g.data());
+        }
+        ProposalSpec unsigned = new ProposalSpec(branch, baseVersion, contributor, examples, message, specParts, new byte[32],
+                new byte[0], specGrams, gramExamples);
         ProposalDigest d = ProposalDigest.start(unsigned);
         for (byte[] s : sections) {
             d.update(s, 0, s.length);
         }
         byte[] digest = d.finish();
-        ProposalSpec spec = new ProposalSpec(branch, baseVersion, contributor, examples, message, specParts, digest,
-                Ed25519.sign(key, digest));
+        ProposalSpec spec = unsigned.signed(digest, Ed25519.sign(key, digest));
         return new ProposalUpload(spec, sections);
     }
 }

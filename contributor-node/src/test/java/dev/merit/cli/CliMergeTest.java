@@ -131,10 +131,56 @@ class CliMergeTest {
                 "--gram", "ga.safetensors", "-o", "x.safetensors");
         assertEquals(4, missing.exitCode(), missing::toString);
         assertTrue(missing.err().contains("--gram given 1 times for 2 model files"), missing.err());
+    }
+
+    @Test
+    void regmeanOfRevisionsUsesTheirStoredGramsAndEqualsTheFileMerge() throws Exception {
+        diagonalGram("ga.safetensors", 1.0, true);
+        // A non-diagonal Gram for b, so the result depends on the off-diagonal terms too.
+        Path gb = dir.resolve("gb.safetensors");
+        int in = 50;
+        try (dev.merit.safetensors.SafetensorsWriter w = dev.merit.safetensors.SafetensorsWriter.create(gb,
+                List.of(TensorInfo.of("w", DType.F32, dev.merit.merge.GramMatrix.packedSize(in))),
+                java.util.Map.of(dev.merit.merge.GramMatrix.FORMAT_KEY, dev.merit.merge.GramMatrix.PACKED_UPPER))) {
+            long q = 0;
+            for (int r = 0; r < in; r++) {
+                for (int c = r; c < in; c++) {
+                    DType.F32.setDouble(w.segment("w"), q++, r == c ? 2.0 + r : 0.3 / (1 + c - r));
+                }
+            }
+            w.finish();
+        }
+        ok("merge", "a.safetensors", "b.safetensors", "--strategy", "regmean", "--base", "base.safetensors",
+                "--gram", "ga.safetensors", "--gram", "gb.safetensors", "-o", "files.safetensors");
+
         ok("init", "--from", "base.safetensors", "-m", "base");
-        CliRunner.Result revs = merit.run("merge", "main", "main", "--strategy", "regmean");
-        assertEquals(4, revs.exitCode(), revs::toString);
-        assertTrue(revs.err().contains("regmean over revisions needs Gram matrices stored with the commits"), revs.err());
+        ok("switch", "-c", "left");
+        ok("commit", "a.safetensors", "--gram", "ga.safetensors", "-m", "left change");
+        ok("switch", "main");
+        ok("branch", "right");
+        ok("switch", "right");
+        ok("commit", "b.safetensors", "-m", "right change, no Gram");
+        ok("switch", "main");
+        CliRunner.Result none = merit.run("merge", "left", "right", "--strategy", "regmean");
+        assertEquals(4, none.exitCode(), none::toString);
+        assertTrue(none.err().contains("revision 'right' has none"), none.err());
+
+        ok("switch", "right");
+        ok("commit", "b.safetensors", "--gram", "gb.safetensors", "-m", "right change with its Gram");
+        ok("switch", "main");
+        JsonNode r = JSON.readTree(ok("merge", "left", "right", "--strategy", "regmean", "--json").out());
+        assertEquals("regmean", r.path("strategy").asText());
+        ok("checkout", "HEAD", "-o", "revs.safetensors");
+        for (String t : List.of("w", "h")) {
+            try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("files.safetensors"))) {
+                TensorInfo info = f.info(t).orElseThrow();
+                double[] expected = new double[(int) info.numel()];
+                for (int i = 0; i < expected.length; i++) {
+                    expected[i] = info.dtype().getDouble(f.data(t), i);
+                }
+                assertTensorClose(expected, dir.resolve("revs.safetensors"), t, 1e-6);
+            }
+        }
     }
 
     @Test

@@ -105,7 +105,8 @@ public final class Coordinator implements AutoCloseable {
             versions.addListener(v -> metrics.headVersion(v.branch(), v.number()));
             repo.branches().forEach((br, id) -> metrics.headVersion(br, versions.number(id)));
             ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake, b.requestLimits);
-            ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher());
+            ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher())
+                    .withRequireGram(b.validation.requireGram() || b.policy.strategy() == dev.merit.merge.Strategy.REGMEAN);
             this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
                     (branch, commit, n, took) -> {
                         metrics.mergeDuration(took);

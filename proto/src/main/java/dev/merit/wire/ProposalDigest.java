@@ -8,7 +8,9 @@ import java.security.NoSuchAlgorithmException;
 /**
  * The digest a contributor signs: SHA-256 over a versioned, length-prefixed encoding of the
  * header fields (branch, base, contributor, example count, message, each part's tensor and sizes)
- * followed by every payload byte in order. Both ends compute it the same way, the client before
+ * followed by every payload byte in order. Gram matrices, when a proposal carries them, are
+ * covered too: their count, each one's tensor and size and the example count follow the parts
+ * (absent when there are none, so digests of proposals without them are unchanged). Both ends compute it the same way, the client before
  * sending and the coordinator as bytes arrive, so a digest match proves the payload and the
  * declared header are the ones signed.
  */
@@ -47,6 +49,20 @@ public final class ProposalDigest {
             }
             d.number(p.deltaBytes());
             d.number(p.fisherBytes());
+        }
+        if (!spec.grams().isEmpty()) {
+            d.string("grams");
+            d.number(spec.grams().size());
+            for (ProposalSpec.Gram g : spec.grams()) {
+                d.string(g.info().name());
+                d.string(g.info().dtype().name());
+                d.number(g.info().rank());
+                for (long dim : g.info().shape()) {
+                    d.number(dim);
+                }
+                d.number(g.bytes());
+            }
+            d.number(spec.gramExamples());
         }
         return d;
     }

@@ -51,6 +51,10 @@ public final class WireConvert {
         for (ProposalSpec.Part p : s.parts()) {
             b.addTensors(TensorPayload.newBuilder().setSpec(spec(p.info())).setDeltaBytes(p.deltaBytes()).setFisherBytes(p.fisherBytes()));
         }
+        for (ProposalSpec.Gram g : s.grams()) {
+            b.addGrams(dev.merit.proto.v1.GramPayload.newBuilder().setSpec(spec(g.info())).setBytes(g.bytes()));
+        }
+        b.setGramExamples(s.gramExamples());
         return b.build();
     }
 
@@ -62,8 +66,12 @@ public final class WireConvert {
         if (h.getDigest().size() != 32) {
             throw new InvalidInputException("proposal header: digest has " + h.getDigest().size() + " bytes, expected 32 (SHA-256)");
         }
+        List<ProposalSpec.Gram> grams = new ArrayList<>();
+        for (dev.merit.proto.v1.GramPayload g : h.getGramsList()) {
+            grams.add(new ProposalSpec.Gram(info(g.getSpec()), g.getBytes()));
+        }
         ProposalSpec s = new ProposalSpec(h.getBranch(), h.getBaseVersion(), h.getContributor(), h.getExampleCount(),
-                h.getMessage(), parts, h.getDigest().toByteArray(), h.getSignature().toByteArray());
+                h.getMessage(), parts, h.getDigest().toByteArray(), h.getSignature().toByteArray(), grams, h.getGramExamples());
         if (!s.uploadId().equals(h.getUploadId())) {
             throw new InvalidInputException("proposal header: upload id '" + h.getUploadId() + "' is not the digest " + s.uploadId());
         }

@@ -23,7 +23,8 @@ import java.util.Objects;
  * at the union of the inputs' positions and committed as HEAD plus those entries (the engine's
  * sparse mode; a full merge to a scratch file is the fallback). The commit's
  * parents are HEAD and the revisions; its provenance records the strategy, parameters, base,
- * inputs and weights.
+ * inputs and weights. Strategy regmean reads each revision's Gram matrices
+ * ({@link Repository#openGram}); a revision without them is an error naming it.
  */
 public final class MergeCommand {
 
@@ -114,13 +115,23 @@ public final class MergeCommand {
                 }
             }
         }
+        List<SafetensorsFile> grams = new ArrayList<>();
+        if (strategy == Strategy.REGMEAN) {
+            for (int i = 0; i < ids.size(); i++) {
+                String rev = revisions.get(i);
+                grams.add(repo.openGram(ids.get(i)).orElseThrow(() -> new InvalidInputException("strategy regmean needs the"
+                        + " Gram matrices of every input: revision '" + rev + "' has none (train it with --regmean, or"
+                        + " commit it with --gram FILE)")));
+            }
+        }
         List<StoredChange> changes = new ArrayList<>();
         try (SafetensorsFile baseVersion = repo.openVersion(base)) {
             List<MergeInput> inputs = new ArrayList<>();
             for (int i = 0; i < ids.size(); i++) {
                 StoredChange c = new StoredChange(repo, revisions.get(i), base, baseVersion, ids.get(i));
                 changes.add(c);
-                inputs.add(MergeInput.sparse(revisions.get(i), c).withWeight(weights.isEmpty() ? 1.0 : weights.get(i)));
+                MergeInput in = MergeInput.sparse(revisions.get(i), c).withWeight(weights.isEmpty() ? 1.0 : weights.get(i));
+                inputs.add(grams.isEmpty() ? in : in.withGram(grams.get(i)));
             }
             Merger merger = Merger.builder().base(baseVersion).inputs(inputs).strategy(strategy).parameters(params)
                     .statistics(statistics).progress(progress).metadata(baseVersion.metadata()).build();
@@ -136,6 +147,7 @@ public final class MergeCommand {
             }
         } finally {
             changes.forEach(StoredChange::close);
+            grams.forEach(SafetensorsFile::close);
         }
     }
 

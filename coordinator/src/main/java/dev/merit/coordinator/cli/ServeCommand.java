@@ -53,7 +53,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--policy", defaultValue = "auto", description = "manual, auto (default) or batch.")
     String policy;
 
-    @Option(names = "--strategy", defaultValue = "average", description = "Merge strategy, e.g. average (default), fisher, ties.")
+    @Option(names = "--strategy", defaultValue = "average", description = "Merge strategy, e.g. average (default), fisher (proposals must carry a Fisher), ties, regmean (proposals"
+                    + " must carry a Gram matrix per linear layer: merit train --regmean).")
     String strategy;
 
     @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")

@@ -158,7 +158,7 @@ final class MergeRunner {
 
     private <T> T withMerger(ObjectId head, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters,
                              boolean statistics, java.util.function.BiFunction<Merger, SafetensorsFile, T> run) {
-        List<StoredDelta> sources = new ArrayList<>();
+        List<AutoCloseable> sources = new ArrayList<>();
         try (SafetensorsFile base = repo.openVersion(head)) {
             Map<String, TensorInfo> layout = new LinkedHashMap<>();
             base.tensors().forEach(t -> layout.put(t.name(), t));
@@ -168,13 +168,26 @@ final class MergeRunner {
                 ProposalRecord p = proposals.get(i);
                 StoredDelta d = new StoredDelta(store, p, layout);
                 sources.add(d);
-                inputs.add(MergeInput.sparse(p.id(), d).withWeight(weights[i]));
+                MergeInput in = MergeInput.sparse(p.id(), d).withWeight(weights[i]);
+                if (strategy == Strategy.REGMEAN) {
+                    // Validation made every proposal bring a Gram matrix per linear layer; the engine names any gap.
+                    Optional<StoredGram> g = StoredGram.of(store, p);
+                    g.ifPresent(sources::add);
+                    in = in.withGram(g.orElse(null));
+                }
+                inputs.add(in);
             }
             Merger merger = Merger.builder().base(base).inputs(inputs).strategy(strategy)
                     .parameters(parameters).statistics(statistics).build();
             return run.apply(merger, base);
         } finally {
-            sources.forEach(StoredDelta::close);
+            for (AutoCloseable c : sources) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
         }
     }
 

@@ -137,6 +137,14 @@ public final class ProposalService {
                         store.putPayload(tx, r.id(), i, delta, fisher);
                         at += p.bytes();
                     }
+                    if (spec.hasGram()) {
+                        List<byte[]> grams = new java.util.ArrayList<>();
+                        for (ProposalSpec.Gram g : spec.grams()) {
+                            grams.add(upload.read(at, Math.toIntExact(g.bytes())));
+                            at += g.bytes();
+                        }
+                        store.putGrams(tx, r.id(), spec.grams().stream().map(ProposalSpec.Gram::info).toList(), grams);
+                    }
                 });
         upload.discard();
         decided.accept(rec);

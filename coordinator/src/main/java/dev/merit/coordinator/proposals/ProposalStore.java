@@ -12,7 +12,7 @@ import java.util.function.Predicate;
 
 /**
  * Proposals as records of the coordinator's repository: the proposal itself, its payload
- * (each tensor's encoded delta and Fisher as they arrived), digest indexes for refusing
+ * (each tensor's encoded delta and Fisher as they arrived, and its Gram matrices with their layout), digest indexes for refusing
  * duplicates (of the signed proposal, and of the change itself across contributors), and a per-branch queue of accepted proposals waiting for a merge. Writers pass a
  * {@link Transaction} so these rows land atomically with the commit or event that goes with them.
  */
@@ -21,6 +21,8 @@ public final class ProposalStore {
     static final String PROPOSALS = "proposals";
     static final String DELTAS = "proposal-deltas";
     static final String FISHERS = "proposal-fishers";
+    static final String GRAMS = "proposal-grams";
+    static final String GRAM_LAYOUTS = "proposal-gram-layouts";
     static final String DIGESTS = "proposal-digests";
     static final String PAYLOADS = "proposal-payload-digests";
     static final String QUEUE = "merge-queue";
@@ -120,5 +122,44 @@ public final class ProposalStore {
 
     public Optional<byte[]> fisher(String id, int part) {
         return repo.getRecord(FISHERS, key(id) + "/" + part);
+    }
+
+    /** Stores a proposal's Gram matrices: their layout (one line per matrix) and each one's bytes. */
+    public void putGrams(Transaction tx, String id, List<dev.merit.tensor.TensorInfo> layout, List<byte[]> data) {
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < layout.size(); i++) {
+            dev.merit.tensor.TensorInfo t = layout.get(i);
+            lines.append(t.name()).append('\t').append(t.dtype().name());
+            for (long d : t.shape()) {
+                lines.append('\t').append(d);
+            }
+            lines.append('\n');
+            tx.putRecord(GRAMS, key(id) + "/" + i, data.get(i));
+        }
+        tx.putRecord(GRAM_LAYOUTS, key(id), lines.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** The layout of a proposal's Gram matrices, in the order they were sent; empty if it has none. */
+    public List<dev.merit.tensor.TensorInfo> gramLayout(String id) {
+        List<dev.merit.tensor.TensorInfo> out = new ArrayList<>();
+        repo.getRecord(GRAM_LAYOUTS, key(id)).ifPresent(b -> {
+            for (String line : new String(b, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                if (line.isEmpty()) {
+                    continue;
+                }
+                String[] f = line.split("\t");
+                long[] shape = new long[f.length - 2];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = Long.parseLong(f[i + 2]);
+                }
+                out.add(new dev.merit.tensor.TensorInfo(f[0], dev.merit.tensor.DType.valueOf(f[1]), shape));
+            }
+        });
+        return out;
+    }
+
+    public byte[] gram(String id, int index) {
+        return repo.getRecord(GRAMS, key(id) + "/" + index).orElseThrow(() ->
+                new NotFoundException("proposal " + id + ": Gram matrix " + index + " is missing"));
     }
 }

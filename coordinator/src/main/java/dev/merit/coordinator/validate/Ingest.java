@@ -5,6 +5,7 @@ import dev.merit.codec.DecodeOptions;
 import dev.merit.codec.DecodedDelta;
 import dev.merit.codec.DeltaChunkReader;
 import dev.merit.delta.SparseTensorDelta;
+import dev.merit.tensor.TensorInfo;
 import dev.merit.wire.ProposalDigest;
 import dev.merit.wire.ProposalSpec;
 import java.lang.foreign.Arena;
@@ -21,8 +22,9 @@ import java.util.List;
  * each tensor's delta goes through a {@link DeltaChunkReader} that expects the base's tensor
  * (name, dtype, shape; chunk lengths and checksums; positions in range and sorted), then is
  * decoded once complete for the number checks (ADD semantics, finite values, per-tensor norm);
- * its Fisher, if any, must hold one finite non-negative float32 per changed entry. The digest is
- * computed over the same bytes. Only one tensor is held in memory at a time.
+ * its Fisher, if any, must hold one finite non-negative float32 per changed entry. Gram matrices
+ * follow all tensors; each must hold finite values with a non-negative diagonal. The digest is
+ * computed over the same bytes. Only one tensor (or Gram matrix) is held in memory at a time.
  */
 public final class Ingest implements AutoCloseable {
 
@@ -40,6 +42,8 @@ public final class Ingest implements AutoCloseable {
     private long offset;
     private DeltaChunkReader reader;
     private ByteBuffer fisher;
+    private int gram;
+    private byte[] gramBytes;
 
     /** {@code spec}'s parts must already match the base (see {@link HeaderCheck}). */
     public Ingest(ProposalSpec spec, ValidationConfig config) {
@@ -62,6 +66,13 @@ public final class Ingest implements AutoCloseable {
         }
         digest.update(data, off, len);
         while (len > 0) {
+            if (part == spec.parts().size()) {
+                int n = acceptGram(data, off, len);
+                off += n;
+                len -= n;
+                offset += n;
+                continue;
+            }
             ProposalSpec.Part p = spec.parts().get(part);
             long limit = inFisher ? p.fisherBytes() : p.deltaBytes();
             int n = (int) Math.min(len, limit - inPart);
@@ -83,6 +94,44 @@ public final class Ingest implements AutoCloseable {
             offset += n;
             if (inPart == limit) {
                 endSection(p);
+            }
+        }
+    }
+
+    /** Takes bytes of the current Gram matrix; checks it once complete. Returns the bytes taken. */
+    private int acceptGram(byte[] data, int off, int len) throws Rejection {
+        ProposalSpec.Gram g = spec.grams().get(gram);
+        if (gramBytes == null) {
+            gramBytes = new byte[Math.toIntExact(g.bytes())];
+        }
+        int n = (int) Math.min(len, g.bytes() - inPart);
+        System.arraycopy(data, off, gramBytes, (int) inPart, n);
+        inPart += n;
+        if (inPart == g.bytes()) {
+            checkGram(g, MemorySegment.ofArray(gramBytes));
+            gramBytes = null;
+            inPart = 0;
+            gram++;
+        }
+        return n;
+    }
+
+    private static void checkGram(ProposalSpec.Gram g, MemorySegment data) throws Rejection {
+        TensorInfo t = g.info();
+        boolean packed = t.rank() == 1;
+        long in = packed ? (long) ((Math.sqrt(8.0 * t.shape()[0] + 1) - 1) / 2) : t.shape()[0];
+        for (long i = 0; i < t.numel(); i++) {
+            double v = t.dtype().getDouble(data, i);
+            if (!Double.isFinite(v)) {
+                throw new Rejection("numbers", "Gram matrix '" + t.name() + "': value " + v + " at index " + i + " is not finite");
+            }
+        }
+        for (long k = 0; k < in; k++) {
+            long idx = packed ? k * in - k * (k - 1) / 2 : k * in + k;
+            double v = t.dtype().getDouble(data, idx);
+            if (v < 0) {
+                throw new Rejection("numbers", "Gram matrix '" + t.name() + "': diagonal entry (" + k + ", " + k + ") is " + v
+                        + "; a Gram matrix has a diagonal >= 0");
             }
         }
     }

@@ -13,9 +13,16 @@ import dev.merit.error.InvalidInputException;
  * @param stalenessExponent  a in the staleness weight (1 + s)^-a
  * @param maxPayloadBytes    largest payload a proposal may declare
  * @param requireFisher      refuse proposals without a Fisher (the merge strategy needs one)
+ * @param requireGram        refuse proposals without a Gram matrix for every linear layer (regmean needs them)
  */
 public record ValidationConfig(double maxTensorNorm, double maxTotalNorm, double minDensity, double maxDensity,
-                               int stalenessLimit, double stalenessExponent, long maxPayloadBytes, boolean requireFisher) {
+                               int stalenessLimit, double stalenessExponent, long maxPayloadBytes, boolean requireFisher,
+                               boolean requireGram) {
+
+    public ValidationConfig(double maxTensorNorm, double maxTotalNorm, double minDensity, double maxDensity,
+                            int stalenessLimit, double stalenessExponent, long maxPayloadBytes, boolean requireFisher) {
+        this(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes, requireFisher, false);
+    }
 
     public ValidationConfig {
         if (!(maxTensorNorm > 0) || !(maxTotalNorm > 0)) {
@@ -38,19 +45,24 @@ public record ValidationConfig(double maxTensorNorm, double maxTotalNorm, double
     }
 
     public ValidationConfig withNorms(double perTensor, double total) {
-        return new ValidationConfig(perTensor, total, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes, requireFisher);
+        return new ValidationConfig(perTensor, total, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes, requireFisher, requireGram);
     }
 
     public ValidationConfig withDensity(double min, double max) {
-        return new ValidationConfig(maxTensorNorm, maxTotalNorm, min, max, stalenessLimit, stalenessExponent, maxPayloadBytes, requireFisher);
+        return new ValidationConfig(maxTensorNorm, maxTotalNorm, min, max, stalenessLimit, stalenessExponent, maxPayloadBytes, requireFisher, requireGram);
     }
 
     public ValidationConfig withStaleness(int limit, double exponent) {
-        return new ValidationConfig(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, limit, exponent, maxPayloadBytes, requireFisher);
+        return new ValidationConfig(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, limit, exponent, maxPayloadBytes, requireFisher, requireGram);
     }
 
     public ValidationConfig withRequireFisher(boolean on) {
-        return new ValidationConfig(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes, on);
+        return new ValidationConfig(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes, on, requireGram);
+    }
+
+    public ValidationConfig withRequireGram(boolean on) {
+        return new ValidationConfig(maxTensorNorm, maxTotalNorm, minDensity, maxDensity, stalenessLimit, stalenessExponent, maxPayloadBytes,
+                requireFisher, on);
     }
 
     /** The weight (1 + s)^-a of a proposal s versions behind the head. */
