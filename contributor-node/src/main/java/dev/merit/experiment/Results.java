@@ -141,7 +141,9 @@ final class Results {
         int top = 40;
         int height = top + rows.size() * rowH + 40;
         double lo = rows.values().stream().flatMap(List::stream).mapToDouble(Double::doubleValue).min().orElse(0);
-        double axisMin = Math.max(0, Math.floor(lo * 10 - 1) / 10);
+        double hi = rows.values().stream().flatMap(List::stream).mapToDouble(Double::doubleValue).max().orElse(1);
+        double axisMin = lo < 0 ? Math.floor(lo * 20) / 20 : Math.max(0, Math.floor(lo * 10 - 1) / 10);
+        double axisMax = Math.min(1, Math.ceil(hi * 10 + 0.5) / 10);
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 + "font-family=\"sans-serif\" font-size=\"12\">%n", width, height));
@@ -149,8 +151,8 @@ final class Results {
         sb.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"20\" font-size=\"14\">%s: %s (%s, mean ± sd)</text>%n",
                 esc(title), esc(group), esc(unit)));
         for (int t = 0; t <= 5; t++) {
-            double v = axisMin + (1 - axisMin) * t / 5;
-            double x = left + plotW * (v - axisMin) / (1 - axisMin);
+            double v = axisMin + (axisMax - axisMin) * t / 5;
+            double x = left + plotW * (v - axisMin) / (axisMax - axisMin);
             sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
                     + "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>%n", x, top - 4, x, height - 30, x, height - 16, 100 * v));
         }
@@ -159,16 +161,21 @@ final class Results {
             double m = mean(r.getValue());
             double sd = std(r.getValue());
             double y = top + i * rowH;
-            double w = Math.max(0, plotW * (m - axisMin) / (1 - axisMin));
+            double w = Math.max(0, plotW * (m - axisMin) / (axisMax - axisMin));
             sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", left - 6, y + 15, esc(r.getKey())));
             sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>%n",
                     left, y + 3, w, rowH - 6, r.getKey().startsWith("merge") ? "#4477aa" : "#aaaaaa"));
-            double x1 = left + Math.max(0, plotW * (m - sd - axisMin) / (1 - axisMin));
-            double x2 = left + plotW * (m + sd - axisMin) / (1 - axisMin);
+            double x1 = left + Math.max(0, plotW * (m - sd - axisMin) / (axisMax - axisMin));
+            double x2 = left + plotW * (m + sd - axisMin) / (axisMax - axisMin);
             sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>%n",
                     x1, y + rowH / 2.0, x2, y + rowH / 2.0));
             sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\">%.1f</text>%n", left + w + 4, y + 15, 100 * m));
             i++;
+        }
+        if (axisMin < 0) {
+            double x0 = left + plotW * -axisMin / (axisMax - axisMin);
+            sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\"/>%n",
+                    x0, top - 4, x0, height - 30));
         }
         sb.append("</svg>\n");
         return sb.toString();
