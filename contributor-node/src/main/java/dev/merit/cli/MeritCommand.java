@@ -27,7 +27,7 @@ final class MeritCommand {
             FsckCommand.class, GcCommand.class, MergeCli.class, DemoCommand.class,
             ServeCommand.class, RemoteCli.class, CloneCommand.class, PushCommand.class, PullCommand.class,
             ProposalsCommand.class, ReviewCommand.class, TokenCommand.class, KeyCommand.class, AdminCommand.class, WatchCommand.class,
-            TrainCommand.class, EvalCommand.class, DaemonCommand.class);
+            TrainCommand.class, EvalCommand.class, DaemonCommand.class, ExperimentCommand.class);
 
     final Path cwd;
 
