@@ -29,7 +29,6 @@ import dev.merit.train.TrainRound;
 import dev.merit.train.data.DataDir;
 import dev.merit.train.data.Examples;
 import dev.merit.train.data.ShardSpec;
-import io.grpc.Status;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -214,9 +213,7 @@ final class DaemonCommand extends BaseCommand {
     }
 
     private static boolean transientFailure(RemoteException e) {
-        Status.Code c = e.code();
-        return c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED || c == Status.Code.CANCELLED
-                || c == Status.Code.ABORTED || c == Status.Code.UNKNOWN || c == Status.Code.INTERNAL;
+        return e.mayPassOnRetry();
     }
 
     /** Rounds on one connection until the wanted rounds are done, SIGTERM, or the connection fails. */
