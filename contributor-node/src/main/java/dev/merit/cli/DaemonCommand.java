@@ -212,12 +212,8 @@ final class DaemonCommand extends BaseCommand {
         }
     }
 
-    /** Status codes after which the same call may succeed later (by name: the CLI handles no gRPC types). */
-    private static final java.util.Set<String> TRANSIENT = java.util.Set.of("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED",
-            "ABORTED", "UNKNOWN", "INTERNAL");
-
     private static boolean transientFailure(RemoteException e) {
-        return TRANSIENT.contains(e.code().name());
+        return e.mayPassOnRetry();
     }
 
     /** Rounds on one connection until the wanted rounds are done, SIGTERM, or the connection fails. */

@@ -20,6 +20,17 @@ public class RemoteException extends MeritException {
         return code;
     }
 
+    /**
+     * True if the call failed on the way rather than being refused: the coordinator was away,
+     * slow, cut the call or failed inside, so the same call may pass later.
+     */
+    public boolean mayPassOnRetry() {
+        return switch (code) {
+            case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ABORTED, UNKNOWN, INTERNAL -> true;
+            default -> false;
+        };
+    }
+
     /** Keeps the CLI's exit codes meaningful: not found stays "not found", bad input stays "invalid input". */
     static MeritException of(String what, String target, StatusRuntimeException e) {
         Status s = e.getStatus();
