@@ -132,13 +132,21 @@ final class RocksStore implements AutoCloseable {
      * immutable files where it can, copying otherwise.
      */
     void checkpoint(Path target) {
-        enter();
-        try (org.rocksdb.Checkpoint cp = org.rocksdb.Checkpoint.create(db)) {
-            cp.createCheckpoint(target.toString());
+        // Exclusive: chunks are written without the WAL, so a write racing the checkpoint could
+        // land its (logged) ref in the copy but not its (unlogged) chunks. Writers wait while the
+        // memtables are flushed and the files hard-linked, which is quick.
+        guard.writeLock().lock();
+        try {
+            if (closed) {
+                throw new StoreException("store " + dir + " is closed");
+            }
+            try (org.rocksdb.Checkpoint cp = org.rocksdb.Checkpoint.create(db)) {
+                cp.createCheckpoint(target.toString());
+            }
         } catch (RocksDBException e) {
             throw new StoreException("backup of " + dir + " to " + target + ": " + e.getMessage(), e);
         } finally {
-            exit();
+            guard.writeLock().unlock();
         }
     }
 
