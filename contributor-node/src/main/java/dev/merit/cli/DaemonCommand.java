@@ -194,12 +194,16 @@ final class DaemonCommand extends BaseCommand {
                 }
                 backoff = 0.5;
             }
-            if (stopping.get()) {
-                say("stopped", n -> n.put("rounds", done), "stopped after " + done + " round" + (done == 1 ? "" : "s")
-                        + " (SIGTERM); nothing half-done is pushed");
-            } else {
-                say("done", n -> n.put("rounds", done), "done: " + done + " round" + (done == 1 ? "" : "s"));
+            report(stopping.get());
+            return ExitCode.OK;
+        } catch (RuntimeException | Error e) {
+            if (!stopping.get()) {
+                throw e;
             }
+            // Stopping: the JVM exits as soon as this method returns, before Main could report the failure.
+            err().println("merit daemon: while stopping: " + e);
+            err().flush();
+            report(true);
             return ExitCode.OK;
         } finally {
             out().flush();
@@ -209,6 +213,15 @@ final class DaemonCommand extends BaseCommand {
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running: it returns now that the loop has finished
             }
+        }
+    }
+
+    private void report(boolean stopped) {
+        if (stopped) {
+            say("stopped", n -> n.put("rounds", done), "stopped after " + done + " round" + (done == 1 ? "" : "s")
+                    + " (SIGTERM); nothing half-done is pushed");
+        } else {
+            say("done", n -> n.put("rounds", done), "done: " + done + " round" + (done == 1 ? "" : "s"));
         }
     }
 

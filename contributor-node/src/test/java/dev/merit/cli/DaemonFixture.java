@@ -131,17 +131,32 @@ final class DaemonFixture implements AutoCloseable {
         return d;
     }
 
+    /** The same daemon started through the packaged {@code ./merit} launcher, as a user starts it (after package: ITs). */
+    Daemon launched(Path clone, int steps, String... extra) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(MeritLauncherIT.repoRoot().resolve("merit").toString(),
+                "daemon", "--json", "--steps", Integer.toString(steps), "--batch", "32", "--lr", "0.1", "--density", "0.01",
+                "--fisher-samples", "16", "--val-examples", "200", "--max-backoff", "1"));
+        cmd.addAll(List.of(extra));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(clone.toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(clone.resolve("daemon.err").toFile()));
+        pb.environment().put("MERIT_JAVA_OPTS", "-Xmx512m");
+        Daemon d = new Daemon(pb.start(), clone);
+        daemons.add(d);
+        return d;
+    }
+
     /** A daemon process and the JSON events it printed. */
     static final class Daemon {
         final Process process;
         final Path clone;
         final List<JsonNode> events = new CopyOnWriteArrayList<>();
         private static final ObjectMapper JSON = new ObjectMapper();
+        private final Thread reader;
 
         Daemon(Process process, Path clone) {
             this.process = process;
             this.clone = clone;
-            Thread.ofVirtual().start(() -> {
+            this.reader = Thread.ofPlatform().daemon().start(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null; ) {
                         if (l.startsWith("{")) {
@@ -171,7 +186,7 @@ final class DaemonFixture implements AutoCloseable {
                             + "; stderr: " + stderr());
                 }
                 if (!process.isAlive() && !cond.getAsBoolean()) {
-                    Thread.sleep(300); // the reader may still be draining
+                    reader.join(10_000); // everything the process printed has been read
                     if (!cond.getAsBoolean()) {
                         throw new AssertionError("daemon in " + clone + " exited " + process.exitValue() + " before " + what
                                 + "; events " + events + "; stderr: " + stderr());
@@ -185,7 +200,7 @@ final class DaemonFixture implements AutoCloseable {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError("daemon in " + clone + " still running; events " + events + "; stderr: " + stderr());
             }
-            Thread.sleep(200);
+            reader.join(10_000);
             return process.exitValue();
         }
 

@@ -135,27 +135,4 @@ class DaemonTest {
             assertEquals(2, proposalsOf(fx, "dan").size());
         }
     }
-
-    @Test
-    void sigtermStopsTheDaemonBetweenStepsWithNothingHalfDone() throws Exception {
-        try (DaemonFixture fx = new DaemonFixture(dir, MergePolicy.MANUAL, 1, null)) {
-            Path clone = fx.contributor("eve");
-            ObjectId before;
-            try (Repository r = Repository.open(clone)) {
-                before = r.head().orElseThrow();
-            }
-            DaemonFixture.Daemon d = fx.daemon(clone, 1_000_000, "--shard", "iid:4:2");
-            d.await("training", 1, LONG);
-            Thread.sleep(1500);
-            d.process.destroy(); // SIGTERM
-            assertEquals(143, d.exit(Duration.ofMinutes(1)), d.stderr());
-            d.await("stopped", 1, Duration.ofSeconds(30)); // the reader may still be draining the output
-            assertEquals(1, d.events("stopped").size(), d.events.toString());
-            assertEquals(0, d.events("round").size());
-            assertEquals(0, proposalsOf(fx, "eve").size());
-            try (Repository r = Repository.open(clone)) {
-                assertEquals(before, r.head().orElseThrow(), "nothing committed by the interrupted round");
-            }
-        }
-    }
 }
