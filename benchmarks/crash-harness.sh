@@ -4,7 +4,7 @@
 # restarted on the same data each time. At the end it checks that every acknowledged proposal is
 # merged exactly once, none is stranded, every event is in Kafka exactly once, and fsck passes,
 # and prints one line of figures. The coordinator's output and the kill times go to
-# coordinator/target/crash-harness.log. SEED repeats a run. Takes about 30 s per kill on 2 cores.
+# coordinator/target/crash-harness.log. SEED repeats a run. Takes about 30 s per kill on 2 busy cores (a restart with Kafka takes ~20 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KILLS="${KILLS:-20}"

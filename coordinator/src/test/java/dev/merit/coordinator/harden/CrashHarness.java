@@ -61,7 +61,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * same data, and checks what every acknowledged push was promised. The coordinator runs as its
  * own process ({@code CoordinatorMain serve}, auto policy, embedded Kafka); contributors push
  * signed proposals over loopback gRPC, in pieces with pauses so kills land inside uploads and
- * merges, and after a failure resume their upload (GetUpload) or push the same change again.
+ * merges (each kill comes a random 0.2-3 s after the restarted coordinator answered its first push),
+ * and after a failure resume their upload (GetUpload) or push the same change again.
  *
  * <p>After the last restart: every proposal a client was told was accepted or merged is merged
  * (auto owes each one its merge), none is stranded as accepted, none is in two versions, each
@@ -137,6 +138,13 @@ final class CrashHarness {
                 pushers.add(Thread.ofPlatform().name("pusher-" + name).start(() -> pushLoop(name, token, key, v0, new Random(seed), stop)));
             }
             for (int k = 0; k < config.kills(); k++) {
+                // A cold coordinator on a loaded machine may take seconds for its first answer: wait
+                // (bounded) until it has answered a push since this start, so every kill interrupts work.
+                int before = answered.get();
+                long warm = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (answered.get() == before && System.nanoTime() < warm) {
+                    Thread.sleep(20);
+                }
                 long up = config.minUp().toMillis() + (long) (random.nextDouble() * (config.maxUp().toMillis() - config.minUp().toMillis()));
                 Thread.sleep(up);
                 if (inFlight.get() > 0) {
@@ -299,7 +307,10 @@ final class CrashHarness {
     }
 
     private Figures check(int killsInFlight, long t0) throws Exception {
-        var admin = LoopbackCoordinator.with(ProposalServiceGrpc.newBlockingStub(channel), adminToken);
+        // A fresh channel (the old one may be backing off after the last kill) that waits for the server.
+        channel.shutdownNow();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        var admin = LoopbackCoordinator.with(ProposalServiceGrpc.newBlockingStub(channel), adminToken).withWaitForReady();
         // Auto owes every accepted proposal its merge: wait (bounded) until none waits.
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         List<String> waiting = List.of();

@@ -24,7 +24,7 @@ class CrashHarnessTest {
         int contributors = Integer.getInteger("merit.crash.contributors", 3);
         long seed = Long.getLong("merit.crash.seed", System.nanoTime());
         CrashHarness.Figures f = new CrashHarness(dir, new CrashHarness.Config(kills, contributors, seed,
-                Duration.ofMillis(1500), Duration.ofMillis(4000))).run();
+                Duration.ofMillis(200), Duration.ofMillis(3000))).run();
         System.out.println("crash harness (seed " + seed + "): " + f.table());
         assertEquals(java.util.List.of(), f.problems(), f.table());
         assertEquals(kills, f.kills());
