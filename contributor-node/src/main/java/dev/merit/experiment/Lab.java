@@ -7,10 +7,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.merit.safetensors.Safetensors;
 import dev.merit.safetensors.SafetensorsWriter;
+import dev.merit.tensor.DType;
 import dev.merit.tensor.TensorInfo;
 import dev.merit.tensor.TensorSource;
 import dev.merit.train.Evaluator;
 import dev.merit.train.Fisher;
+import dev.merit.train.Grams;
 import dev.merit.train.MaskedTrainer;
 import dev.merit.train.Masks;
 import dev.merit.train.MemoryTensors;
@@ -45,7 +47,7 @@ final class Lab {
         this.test = testExamples > 0 ? all.sample(testExamples, 12345) : all;
     }
 
-    /** Trains a copy of {@code start} in place of nothing shared; returns the trained weights. */
+    /** Trains a copy of {@code start} (left unchanged) and returns the trained weights. */
     MemoryTensors train(ModelSpec spec, TensorSource start, Examples data, Masks.Mask mask, MaskedTrainer.Optimizer opt,
                         double lr, int steps, int batch, long seed, String what) {
         try (Model m = new Model(Network.of(start, Optional.of(spec)), start, device)) {
@@ -70,6 +72,13 @@ final class Lab {
              NDManager work = m.manager().newSubManager()) {
             Map<String, NDArray> f = Fisher.diagonal(m, data.sample(n, seed), kind, work);
             return toTensors(m.layout(), f, kind.name().toLowerCase() + " Fisher");
+        }
+    }
+
+    /** The RegMean Gram matrices of the linear layers' inputs over {@code examples}, packed, F32. */
+    MemoryTensors gram(ModelSpec spec, TensorSource weights, Examples examples) {
+        try (Model m = new Model(Network.of(weights, Optional.of(spec)), weights, device)) {
+            return Grams.compute(m, examples, DType.F32, 256);
         }
     }
 

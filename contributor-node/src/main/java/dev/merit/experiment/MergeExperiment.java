@@ -103,8 +103,7 @@ final class MergeExperiment {
                             Lab.write(f, dir.resolve("c" + i + ".fisher-" + k.name().toLowerCase(Locale.ROOT) + ".safetensors"));
                         }
                     }
-                    try (dev.merit.train.Model m = new dev.merit.train.Model(dev.merit.train.Network.of(c, java.util.Optional.of(spec)), c, lab.device);
-                         MemoryTensors g = dev.merit.train.Grams.compute(m, shard.sample(cfg.gramSamples(), seed + i), dev.merit.tensor.DType.F32, 256)) {
+                    try (MemoryTensors g = lab.gram(spec, c, shard.sample(cfg.gramSamples(), seed + i))) {
                         Lab.write(g, dir.resolve("c" + i + ".gram.safetensors"));
                     }
                     double acc = lab.accuracy(spec, c);
