@@ -1,27 +1,16 @@
 package dev.merit.cli;
 
-import dev.merit.codec.EncodeOptions;
-import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.NothingToProposeException;
-import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
 import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
 import dev.merit.remote.RemoteProposal;
-import dev.merit.safetensors.Safetensors;
-import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.Commit;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
-import dev.merit.tensor.TensorSource;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -75,7 +64,8 @@ final class PushCommand extends BaseCommand {
                 Commit hc = repo.readCommit(head);
                 ProposalUpload u;
                 try {
-                    u = build(repo, cfg, base, head, br, c.whoAmI().name(), message != null ? message : hc.message());
+                    u = CommitProposal.build(repo, cfg, base, head, br, c.whoAmI().name(), examples,
+                            message != null ? message : hc.message(), CommitCli.parseValues(values));
                 } catch (NothingToProposeException e) {
                     // Commits since the pull that leave the weights as they were: say so in the user's terms.
                     out().printf("nothing to propose: %s has no changes since %s/%s (version %d)%n", br, remote, br, versionNumber(repo, base));
@@ -93,43 +83,6 @@ final class PushCommand extends BaseCommand {
                     out().printf("  (upload resumed at byte %d)%n", r.resumedFrom());
                 }
                 return r.proposal().status() == RemoteProposal.Status.REJECTED ? ExitCode.REJECTED : ExitCode.OK;
-            }
-        }
-    }
-
-    private ProposalUpload build(Repository repo, LocalConfig cfg, ObjectId base, ObjectId head, String br, String who, String msg) {
-        ValueCoding vc = switch (values.toLowerCase(Locale.ROOT)) {
-            case "exact" -> ValueCoding.EXACT;
-            case "fp16" -> ValueCoding.FP16;
-            case "bf16" -> ValueCoding.BF16;
-            case "int8" -> ValueCoding.INT8;
-            default -> throw new InvalidInputException("--values '" + values + "': expected exact, fp16, bf16 or int8");
-        };
-        Path fisherFile = null;
-        try (SafetensorsFile b = repo.openVersion(base); SafetensorsFile h = repo.openVersion(head)) {
-            ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(vc));
-            TensorSource fisher = null;
-            if (repo.readCommit(head).fisher().isPresent()) {
-                fisherFile = Files.createTempFile("merit-fisher-", ".safetensors");
-                repo.checkoutFisher(head, fisherFile);
-                fisher = Safetensors.open(fisherFile);
-                pb.fisher(fisher);
-            }
-            // The head's Gram matrices (merit train --regmean) travel with it, for regmean merges.
-            java.util.Optional<SafetensorsFile> gram = repo.openGram(head);
-            gram.ifPresent(pb::gram);
-            try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
-                return pb.build(br, base.name(), who, examples, msg, cfg.privateKey());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            if (fisherFile != null) {
-                try {
-                    Files.deleteIfExists(fisherFile);
-                } catch (IOException ignored) {
-                    // a temp file left behind is harmless
-                }
             }
         }
     }
