@@ -1,5 +1,6 @@
 package dev.merit.cli;
 
+import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
 import dev.merit.remote.LocalConfig;
 import dev.merit.remote.NothingToProposeException;
@@ -47,6 +48,7 @@ final class PushCommand extends BaseCommand {
             LocalConfig cfg = new LocalConfig(repo);
             String br = branch != null ? branch : repo.currentBranch();
             ObjectId head = repo.resolve("refs/heads/" + br);
+            ValueCoding coding = CommitCli.parseValues(values); // a bad --values fails before any network call
             try (RemoteClient c = auth.connect(Optional.of(cfg), remote)) {
                 Optional<RemoteBranch> there = c.branch(br);
                 if (there.isEmpty()) {
@@ -65,7 +67,7 @@ final class PushCommand extends BaseCommand {
                 ProposalUpload u;
                 try {
                     u = CommitProposal.build(repo, cfg, base, head, br, c.whoAmI().name(), examples,
-                            message != null ? message : hc.message(), CommitCli.parseValues(values));
+                            message != null ? message : hc.message(), coding);
                 } catch (NothingToProposeException e) {
                     // Commits since the pull that leave the weights as they were: say so in the user's terms.
                     out().printf("nothing to propose: %s has no changes since %s/%s (version %d)%n", br, remote, br, versionNumber(repo, base));
