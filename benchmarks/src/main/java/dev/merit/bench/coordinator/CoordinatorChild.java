@@ -159,6 +159,37 @@ final class CoordinatorChild implements AutoCloseable {
         }
     }
 
+    /**
+     * The JVM's heap as {@code jcmd GC.heap_info} reports it, then a full GC ({@code GC.run}), the
+     * heap and VmRSS/RssAnon again: what of the resident memory was live data and what garbage or
+     * reserve the collector had not given back.
+     */
+    String heapAfterFullGc() throws InterruptedException {
+        StringBuilder b = new StringBuilder();
+        Sample before = read();
+        b.append(jcmd("GC.heap_info"));
+        b.append(before == null ? "" : String.format("VmRSS %d MiB, RssAnon %d MiB%n", before.rssKb() / 1024, before.anonKb() / 1024));
+        b.append("--- after GC.run\n");
+        jcmd("GC.run");
+        Thread.sleep(2000);
+        b.append(jcmd("GC.heap_info"));
+        Sample after = read();
+        b.append(after == null ? "" : String.format("VmRSS %d MiB, RssAnon %d MiB%n", after.rssKb() / 1024, after.anonKb() / 1024));
+        return b.toString();
+    }
+
+    private String jcmd(String command) throws InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        try {
+            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), command).redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(60, TimeUnit.SECONDS);
+            return text.lines().filter(l -> !l.matches("\\d+:")).reduce("", (a, l) -> a + l + "\n");
+        } catch (IOException e) {
+            return "jcmd " + command + ": " + e.getMessage() + "\n";
+        }
+    }
+
     /** Stops it as Ctrl-C would (it finishes merges and closes its store); returns the exit code (forcibly after a minute: -1). */
     int stop() throws InterruptedException {
         sampler.interrupt();

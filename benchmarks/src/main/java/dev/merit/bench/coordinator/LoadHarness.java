@@ -125,6 +125,8 @@ public final class LoadHarness implements Callable<Integer> {
                 String detail, long staleness, long payloadBytes) {}
 
     private final Map<String, Long> mergedSeen = new ConcurrentHashMap<>();
+    /** How many versions named each proposal as merged: more than one would be a double merge. */
+    private final Map<String, Integer> mergedIn = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Push> pushes = new ConcurrentLinkedQueue<>();
     private final AtomicReference<ObjectId> newest = new AtomicReference<>();
     private final AtomicInteger versionsSeen = new AtomicInteger();
@@ -210,14 +212,16 @@ public final class LoadHarness implements Callable<Integer> {
                 }
                 Thread.sleep(1500); // one more idle RSS sample
                 List<CoordinatorChild.Sample> samples = coord.samples(zero);
+                String heap = coord.heapAfterFullGc();
+                Files.writeString(out.resolve("load-" + policy + "-heap.txt"), heap);
                 int exit = coord.stop();
                 String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
-                LoadReport report = new LoadReport(this, params, layout.size(), List.copyOf(pushes), Map.copyOf(mergedSeen), lateStatus,
+                LoadReport report = new LoadReport(this, params, layout.size(), List.copyOf(pushes), Map.copyOf(mergedSeen), Map.copyOf(mergedIn), lateStatus,
                         samples, versionsSeen.get(), stillPushing, loadEnd, drained, cpu0, cpu1, exit, loadBefore, loadAfter,
-                        List.copyOf(watchErrors), Instant.now());
+                        List.copyOf(watchErrors), Instant.now(), heap);
                 report.write(out, "load-" + policy);
                 System.out.print(report.summary());
-                return report.failedCount() == 0 && report.stranded() == 0 ? 0 : 1;
+                return report.failedCount() == 0 && report.stranded() == 0 && report.unanswered() == 0 && report.mergedTwice() == 0 ? 0 : 1;
             }
         }
     }
@@ -256,6 +260,9 @@ public final class LoadHarness implements Callable<Integer> {
         versionsSeen.incrementAndGet();
         for (String p : v.proposals()) {
             mergedSeen.putIfAbsent(p, now);
+            if (mergedIn.merge(p, 1, Integer::sum) > 1) {
+                watchErrors.add("proposal " + p + " merged again, in version " + v.commit());
+            }
         }
         Thread f = fetcher;
         if (f != null) {

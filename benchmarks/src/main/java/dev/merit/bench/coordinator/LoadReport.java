@@ -29,6 +29,7 @@ final class LoadReport {
     private final int tensors;
     private final List<Push> pushes;
     private final Map<String, Long> mergedSeen;
+    private final Map<String, Integer> mergedIn;
     private final Map<String, String> lateStatus;
     private final List<CoordinatorChild.Sample> samples;
     private final int versions;
@@ -42,16 +43,18 @@ final class LoadReport {
     private final String loadAfter;
     private final List<String> watchErrors;
     private final Instant when;
+    private final String heap;
     private final long zero;
 
-    LoadReport(LoadHarness h, long params, int tensors, List<Push> pushes, Map<String, Long> mergedSeen, Map<String, String> lateStatus,
+    LoadReport(LoadHarness h, long params, int tensors, List<Push> pushes, Map<String, Long> mergedSeen, Map<String, Integer> mergedIn, Map<String, String> lateStatus,
                List<CoordinatorChild.Sample> samples, int versions, int stillPushing, double loadEnd, double drained, CpuMark cpu0,
-               CpuMark cpu1, int exit, String loadBefore, String loadAfter, List<String> watchErrors, Instant when) {
+               CpuMark cpu1, int exit, String loadBefore, String loadAfter, List<String> watchErrors, Instant when, String heap) {
         this.h = h;
         this.params = params;
         this.tensors = tensors;
         this.pushes = pushes.stream().sorted(Comparator.comparingLong(Push::startNs)).toList();
         this.mergedSeen = mergedSeen;
+        this.mergedIn = mergedIn;
         this.lateStatus = lateStatus;
         this.samples = samples;
         this.versions = versions;
@@ -65,6 +68,7 @@ final class LoadReport {
         this.loadAfter = loadAfter;
         this.watchErrors = watchErrors;
         this.when = when;
+        this.heap = heap;
         this.zero = cpu0.nanos();
     }
 
@@ -83,7 +87,22 @@ final class LoadReport {
 
     /** Accepted proposals that are not merged at the end (by the watch, or the coordinator's answer after the drain). */
     long stranded() {
-        return lateStatus.values().stream().filter(s -> !s.equals("merged")).count() + stillPushing;
+        return lateStatus.values().stream().filter(s -> !s.equals("merged")).count();
+    }
+
+    /** Proposals the watch stream showed in more than one version. */
+    long mergedTwice() {
+        return mergedIn.values().stream().filter(n -> n > 1).count();
+    }
+
+    /** Proposals some version on the watch stream named as merged. */
+    int mergedByWatch() {
+        return mergedIn.size();
+    }
+
+    /** Contributors whose last push had no answer when the drain ended. */
+    int unanswered() {
+        return stillPushing;
     }
 
     private List<Double> mergeLatencies() {
@@ -142,6 +161,10 @@ final class LoadReport {
         return maxRssKb(between(half(), h.seconds + 0.5));
     }
 
+    private long anonPeak(double from, double to) {
+        return between(from, to).stream().mapToLong(CoordinatorChild.Sample::anonKb).max().orElse(-1);
+    }
+
     boolean rssFlat() {
         return secondHalfPeak() <= firstHalfPeak() * (1 + FLAT_TOLERANCE);
     }
@@ -187,15 +210,17 @@ final class LoadReport {
         return String.format(Locale.ROOT, """
                         %s
                         pushes answered %d: accepted %d (merged by the push's answer %d), rejected %d, failed %d, client errors %d; \
-                        stranded %d
+                        stranded %d, unanswered %d; seen merged on the watch %d, merged twice %d
                         push-to-merged latency (%d proposals): p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s
                         throughput: %.1f pushes/s answered, %.1f proposals/s merged within the %d s window; %d versions
-                        coordinator RSS: peak %d MiB in the 1st half, %d MiB in the 2nd half (%s), slope %.1f MiB/min over the 2nd half
+                        coordinator RSS: peak %d MiB in the 1st half, %d MiB in the 2nd half (%s), slope %.1f MiB/min over the 2nd half; \
+                        RssAnon peak %d / %d MiB
                         coordinator CPU %.2f cores, harness CPU %.2f cores; loadavg before %s, after %s
                         """, command(), pushes.size(), acceptedCount(), count("merged"), count("rejected"), count("failed"),
-                count("client-error"), stranded(), lat.size(), pct(lat, .5), pct(lat, .95), pct(lat, .99), pct(lat, 1),
+                count("client-error"), stranded(), unanswered(), mergedByWatch(), mergedTwice(), lat.size(), pct(lat, .5), pct(lat, .95), pct(lat, .99), pct(lat, 1),
                 pushes.size() / loadEnd, mergedInWindow() / (double) h.seconds, h.seconds, versions, firstHalfPeak() / 1024,
-                secondHalfPeak() / 1024, rssFlat() ? "flat" : "GROWING", secondHalfSlope(), coordinatorCores(), harnessCores(),
+                secondHalfPeak() / 1024, rssFlat() ? "flat" : "GROWING", secondHalfSlope(), anonPeak(0, half()) / 1024,
+                anonPeak(half(), h.seconds + 0.5) / 1024, coordinatorCores(), harnessCores(),
                 loadBefore, loadAfter);
     }
 
@@ -218,8 +243,9 @@ final class LoadReport {
                 .append(loadBefore).append("`, after `").append(loadAfter).append("`.\n\n");
         b.append("```\n").append(command()).append("\n```\n\n");
         b.append(String.format(Locale.ROOT, "Model: %,d parameters in %d tensors; each push changes %s of every tensor (mean payload %,.0f bytes). "
-                        + "%d contributors, one push every %.1f s each on average (uniform +-50%%), %d s of load, drain up to %d s.%n%n",
-                params, tensors, h.density, payload, h.contributors, h.interval, h.seconds, h.drainSeconds));
+                        + "%d contributors, one push every %.1f s each on average (uniform +-50%%; offered load %.1f pushes/s while no push waits), "
+                        + "%d s of load, drain up to %d s.%n%n",
+                params, tensors, h.density, payload, h.contributors, h.interval, h.contributors / h.interval, h.seconds, h.drainSeconds));
         b.append("| figure | value |\n|---|---|\n");
         row(b, "pushes answered", Long.toString(pushes.size()));
         row(b, "accepted", acceptedCount() + " (" + count("merged") + " answered as already merged)");
@@ -227,6 +253,8 @@ final class LoadReport {
         row(b, "failed (transport, INTERNAL, UNKNOWN, ...)", Long.toString(count("failed")));
         row(b, "client-side errors (harness)", Long.toString(count("client-error")));
         row(b, "accepted but not merged at the end (stranded)", Long.toString(stranded()));
+        row(b, "pushes without an answer when the drain ended", Integer.toString(unanswered()));
+        row(b, "proposals the watch stream saw merged / merged in two versions", mergedByWatch() + " / " + mergedTwice());
         row(b, "push-to-merged p50 / p95 / p99 / max", String.format(Locale.ROOT, "%.3f / %.3f / %.3f / %.3f s (%d proposals)",
                 pct(lat, .5), pct(lat, .95), pct(lat, .99), pct(lat, 1), lat.size()));
         row(b, "push answer p50 / p99", String.format(Locale.ROOT, "%.3f / %.3f s", pct(answer, .5), pct(answer, .99)));
@@ -239,8 +267,10 @@ final class LoadReport {
         row(b, "load ended / merges drained at", String.format(Locale.ROOT, "%.1f s / %.1f s", loadEnd, drained));
         row(b, "coordinator RSS peak, 1st half / 2nd half", String.format(Locale.ROOT, "%d / %d MiB: %s (2nd-half slope %.1f MiB/min)",
                 firstHalfPeak() / 1024, secondHalfPeak() / 1024, rssFlat() ? "flat" : "GROWING", secondHalfSlope()));
+        row(b, "coordinator RssAnon peak, 1st half / 2nd half", String.format(Locale.ROOT, "%d / %d MiB", anonPeak(0, half()) / 1024,
+                anonPeak(half(), h.seconds + 0.5) / 1024));
         row(b, "CPU during the run (coordinator / harness)", String.format(Locale.ROOT, "%.2f / %.2f cores", coordinatorCores(), harnessCores()));
-        row(b, "coordinator exit code after SIGTERM", Integer.toString(exit));
+        row(b, "coordinator exit code after SIGTERM (143: ended by the signal after its shutdown hook)", Integer.toString(exit));
         b.append('\n');
         section(b, "Rejected, by reason", grouped("rejected"));
         section(b, "Failed, by status", grouped("failed"));
@@ -266,7 +296,9 @@ final class LoadReport {
                     s.fileKb() / 1024, s.threads(), s.fds(), cores));
             prev = s;
         }
-        b.append("\n![coordinator RSS](").append(name).append("-rss.svg)\n");
+        b.append("\n![coordinator RSS](").append(name).append("-rss.svg)\n\n");
+        b.append("The coordinator's heap after the run, before and after a full GC (`jcmd PID GC.heap_info`, `GC.run`):\n\n```\n")
+                .append(heap.strip()).append("\n```\n");
         return b.toString();
     }
 
@@ -293,7 +325,8 @@ final class LoadReport {
                 .put("staleness_limit", h.stalenessLimit).put("kafka", h.kafka);
         n.put("pushes_answered", pushes.size()).put("accepted", acceptedCount()).put("answered_merged", count("merged"))
                 .put("rejected", count("rejected")).put("failed", count("failed")).put("client_errors", count("client-error"))
-                .put("stranded", stranded());
+                .put("stranded", stranded()).put("unanswered", unanswered()).put("merged_seen_on_watch", mergedByWatch())
+                .put("merged_twice", mergedTwice());
         n.putPOJO("rejected_reasons", grouped("rejected"));
         n.putPOJO("failed_reasons", grouped("failed"));
         n.putPOJO("client_error_reasons", grouped("client-error"));
@@ -302,7 +335,8 @@ final class LoadReport {
         n.put("pushes_per_second", pushes.size() / loadEnd).put("merged_per_second", mergedInWindow() / (double) h.seconds)
                 .put("versions", versions).put("load_end_seconds", loadEnd).put("drained_seconds", drained);
         n.put("rss_peak_first_half_mib", firstHalfPeak() / 1024).put("rss_peak_second_half_mib", secondHalfPeak() / 1024)
-                .put("rss_flat", rssFlat()).put("rss_second_half_slope_mib_per_min", secondHalfSlope());
+                .put("rss_flat", rssFlat())
+                .put("rss_anon_peak_first_half_mib", anonPeak(0, half()) / 1024).put("rss_anon_peak_second_half_mib", anonPeak(half(), h.seconds + 0.5) / 1024).put("rss_second_half_slope_mib_per_min", secondHalfSlope());
         n.put("coordinator_cores", coordinatorCores()).put("harness_cores", harnessCores()).put("coordinator_exit", exit);
         ArrayNode s = n.putArray("samples");
         for (CoordinatorChild.Sample x : samples) {
