@@ -167,6 +167,10 @@ final class GrpcFuzz {
         for (int i = 0; i < n; i++) {
             what.add(mutate(b));
         }
+        if (b.build().equals(original)) {
+            b.setResumeOffset(1 + h.below(1000));
+            what.add("resume_offset (no other change took)");
+        }
         if (h.chance(0.15)) {
             // Unknown fields change nothing the digest covers: only together with a real fault.
             b.setUnknownFields(UnknownFieldSet.newBuilder().addField(999, UnknownFieldSet.Field.newBuilder()
@@ -174,10 +178,6 @@ final class GrpcFuzz {
             what.add("unknown field 999");
         }
         ProposalHeader header = b.build();
-        if (header.equals(original)) {
-            header = original.toBuilder().setResumeOffset(1 + h.below(1000)).build();
-            what.add("resume_offset (no other change took)");
-        }
         List<PushRequest> msgs = new ArrayList<>();
         msgs.add(PushRequest.newBuilder().setHeader(header).build());
         msgs.addAll(chunks(s.payload()));

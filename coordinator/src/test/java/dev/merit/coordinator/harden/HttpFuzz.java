@@ -292,12 +292,13 @@ final class HttpFuzz {
 
     /** A proposal id for an action: never the pending proposal, which a maintainer's valid action would decide. */
     private String pickId() {
-        return switch (h.below(4)) {
+        String id = switch (h.below(4)) {
             case 0 -> rejectedId;
             case 1 -> pct(h.string());
             case 2 -> "p" + h.number();
             default -> "p" + (1000 + h.below(100000));
         };
+        return id.matches("p0*" + pendingId.substring(1)) ? rejectedId : id;
     }
 
     private String parameters() {
@@ -431,6 +432,11 @@ final class HttpFuzz {
     }
 
     // ------------------------------------------------------------------ sending
+
+    /** A plain GET of {@code path} with {@code token}. */
+    Answer get(String path, String token) {
+        return send(new Request(path).token(token).build("get", ""));
+    }
 
     Answer send(Input in) {
         try (Socket s = new Socket()) {

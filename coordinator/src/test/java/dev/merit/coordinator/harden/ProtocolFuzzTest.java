@@ -10,6 +10,9 @@ import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.RequestLimits;
 import dev.merit.proto.v1.AdminServiceGrpc;
 import dev.merit.proto.v1.CreateTokenRequest;
+import dev.merit.proto.v1.GetProposalRequest;
+import dev.merit.proto.v1.ListProposalsRequest;
+import dev.merit.proto.v1.ListProposalsResponse;
 import dev.merit.proto.v1.Proposal;
 import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.proto.v1.ReviewRequest;
@@ -39,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
  * change nothing a hostile input may not change (checked after each input: branch heads, the
  * pending proposal), and afterwards the store holds what it held before (refs, reflogs, every
  * record namespace; new proposal records are only the rejections the fuzz was answered with),
- * fsck finds nothing, and a valid push is still accepted and merged.
+ * the stored rejections (hostile text and all) are still served over gRPC and HTTP, fsck finds
+ * nothing, and a valid push is still accepted and merged.
  *
  * <p>{@code -Dmerit.fuzz.protocol.cases=N} sets the number of inputs per transport and
  * {@code -Dmerit.fuzz.protocol.seed=S} replays a run (the seed is printed; {@code random} draws one).
@@ -136,6 +140,9 @@ class ProtocolFuzzTest {
                         : harm.get();
                 if (broke != null) {
                     grpc.failed(i, in.category(), in.shown(), broke + ": " + a.detail());
+                    if (harm.get() != null) {
+                        break; // every later input would report the same change
+                    }
                 }
             }
             System.out.println(grpc.summary());
@@ -155,10 +162,30 @@ class ProtocolFuzzTest {
                         : harm.get();
                 if (broke != null) {
                     http.failed(i, in.category(), in.shown(), broke + ": " + a.detail());
+                    if (harm.get() != null) {
+                        break; // every later input would report the same change
+                    }
                 }
             }
             System.out.println(http.summary());
             assertTrue(grpc.failures().isEmpty() && http.failures().isEmpty(), grpc.report() + "\n" + http.report());
+
+            // The stored rejections hold hostile text (names, messages, reasons): each is still served.
+            for (String id : rejectedIds) {
+                assertEquals(id, c.proposals(c.adminToken).getProposal(GetProposalRequest.newBuilder().setId(id).build()).getId());
+                HttpFuzz.Answer a = web.get("/api/proposals/" + id, c.adminToken);
+                assertEquals(200, a.status(), id + ": " + a.detail());
+            }
+            int listed = 0;
+            String page = "";
+            do {
+                ListProposalsResponse r = c.proposals(c.adminToken).listProposals(ListProposalsRequest.newBuilder().setPageToken(page).build());
+                listed += r.getProposalsCount();
+                page = r.getNextPageToken();
+            } while (!page.isEmpty());
+            assertEquals(before.proposals().size() + rejectedIds.size(), listed, "every proposal listed once");
+            HttpFuzz.Answer all = web.get("/api/proposals?limit=10000", c.adminToken);
+            assertEquals(200, all.status(), all.detail());
 
             StoreState after = StoreState.of(repo);
             assertEquals(before.branches(), after.branches(), "branches");
