@@ -49,7 +49,6 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
@@ -95,15 +94,20 @@ public final class RemoteClient implements AutoCloseable {
     }
 
     /**
-     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}) with a bearer token;
-     * extra interceptors run closest to the transport (tests use one to cut streams).
+     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}; {@code merits://HOST:PORT}
+     * for TLS checked against the system's certificate authorities) with a bearer token; extra
+     * interceptors run closest to the transport (tests use one to cut streams).
      */
     public static RemoteClient connect(String url, String token, ClientInterceptor... extra) {
-        String target = target(url);
-        ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        return connect(Remote.of(url), token, extra);
+    }
+
+    /** Connects to {@code remote}, trusting its certificate as the remote says (CA file, pin). */
+    public static RemoteClient connect(Remote remote, String token, ClientInterceptor... extra) {
+        ManagedChannel ch = RemoteChannels.open(remote);
         List<ClientInterceptor> is = new ArrayList<>(List.of(extra));
         is.add(bearer(token));
-        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), target);
+        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), remote.target());
     }
 
     /** Connects over an existing channel (in-process tests). */
@@ -112,12 +116,13 @@ public final class RemoteClient implements AutoCloseable {
     }
 
     public static String target(String url) {
-        String t = url.startsWith("merit://") ? url.substring("merit://".length()) : url;
+        String t = url.startsWith(Remote.PLAIN_SCHEME) ? url.substring(Remote.PLAIN_SCHEME.length())
+                : url.startsWith(Remote.TLS_SCHEME) ? url.substring(Remote.TLS_SCHEME.length()) : url;
         if (t.endsWith("/")) {
             t = t.substring(0, t.length() - 1);
         }
         if (!t.matches("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}")) {
-            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT");
+            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT (or merits://HOST:PORT for TLS)");
         }
         return t;
     }

@@ -35,6 +35,9 @@ public class RemoteException extends MeritException {
     static MeritException of(String what, String target, StatusRuntimeException e) {
         Status s = e.getStatus();
         String desc = s.getDescription() != null ? s.getDescription() : s.getCode().name();
+        if (s.getCode() == Status.Code.UNAVAILABLE) {
+            desc = TlsFailure.describe(e).orElse(desc);
+        }
         String msg = what + " (" + target + "): " + desc + " [" + s.getCode() + "]";
         return switch (s.getCode()) {
             case NOT_FOUND -> new NotFound(msg, e);
