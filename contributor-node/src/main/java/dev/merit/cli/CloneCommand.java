@@ -39,7 +39,16 @@ final class CloneCommand extends BaseCommand {
         RemoteTrust t = trust.trust(this);
         Remote remote = Remote.of(url, t);
         Path target = path(dir);
-        try (RemoteClient c = RemoteClient.connect(remote, tok); Repository repo = Repository.init(target)) {
+        try (RemoteClient c = RemoteClient.connect(remote, tok)) {
+            // One call before the directory is made: a refused handshake or token leaves nothing behind.
+            c.branches();
+            clone(c, target, t);
+        }
+        return ExitCode.OK;
+    }
+
+    private void clone(RemoteClient c, Path target, RemoteTrust t) {
+        try (Repository repo = Repository.init(target)) {
             LocalConfig cfg = new LocalConfig(repo);
             cfg.addRemote("origin", url, token, t);
             RemoteBranch b = c.fetch(repo, branch, List.of(), progress(false));
@@ -51,6 +60,5 @@ final class CloneCommand extends BaseCommand {
             }
             out().printf("Cloned %s into %s: %s at %s (version %d)%n", url, target, branch, head.abbreviate(12), b.number());
         }
-        return ExitCode.OK;
     }
 }

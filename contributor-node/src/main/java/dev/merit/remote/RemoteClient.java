@@ -86,11 +86,14 @@ public final class RemoteClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final Channel calls;
     private final String target;
+    /** Whether the channel speaks TLS (empty for a channel handed in), to explain a failed handshake. */
+    private final Optional<Boolean> tls;
 
-    private RemoteClient(ManagedChannel channel, Channel calls, String target) {
+    private RemoteClient(ManagedChannel channel, Channel calls, String target, Optional<Boolean> tls) {
         this.channel = channel;
         this.calls = calls;
         this.target = target;
+        this.tls = tls;
     }
 
     /**
@@ -107,12 +110,12 @@ public final class RemoteClient implements AutoCloseable {
         ManagedChannel ch = RemoteChannels.open(remote);
         List<ClientInterceptor> is = new ArrayList<>(List.of(extra));
         is.add(bearer(token));
-        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), remote.target());
+        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), remote.target(), Optional.of(remote.tls()));
     }
 
     /** Connects over an existing channel (in-process tests). */
     public static RemoteClient over(ManagedChannel channel, String token) {
-        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority());
+        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority(), Optional.empty());
     }
 
     public static String target(String url) {
@@ -164,7 +167,7 @@ public final class RemoteClient implements AutoCloseable {
         try {
             return c.get();
         } catch (StatusRuntimeException e) {
-            throw RemoteException.of(what, target, e);
+            throw RemoteException.of(what, target, e, tls);
         }
     }
 
@@ -292,7 +295,7 @@ public final class RemoteClient implements AutoCloseable {
 
                     @Override
                     public void onError(Throwable t) {
-                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s)
+                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s, tls)
                                 : new MeritException("watch (" + target + "): " + t.getMessage(), t));
                     }
 
@@ -396,7 +399,7 @@ public final class RemoteClient implements AutoCloseable {
             return f.get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StatusRuntimeException s) {
-                throw RemoteException.of(what, target, s);
+                throw RemoteException.of(what, target, s, tls);
             }
             throw new MeritException(what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {

@@ -10,6 +10,17 @@ final class TlsFailure {
 
     private TlsFailure() {}
 
+    /**
+     * A plain-text client that reaches a TLS port sees the connection simply close (the server's
+     * TLS layer drops bytes that are not a handshake): for a plain channel that is the likely cause.
+     */
+    static Optional<String> describe(Throwable failure, String description, Optional<Boolean> tls) {
+        if (tls.equals(Optional.of(false)) && description.startsWith("Network closed for unknown reason")) {
+            return Optional.of("the coordinator closed the connection at once; if it serves TLS, use merits://HOST:PORT (with --ca or --pin)");
+        }
+        return describe(failure);
+    }
+
     static Optional<String> describe(Throwable failure) {
         CertificateException cert = null;
         SSLException ssl = null;

@@ -177,8 +177,8 @@ final class ServeCommand implements Callable<Integer> {
             }
         }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
-            out.printf("Merit coordinator on %s://%s:%d (data %s, policy %s, strategy %s)%n", tls == null ? "merit" : "merits",
-                    host, c.port(), dir, pc.policy().id(), pc.strategy().id());
+            out.printf("Merit coordinator on %s:%d %s(data %s, policy %s, strategy %s)%n", host, c.port(), tls == null ? "" : "over TLS ",
+                    dir, pc.policy().id(), pc.strategy().id());
             String scheme = tls == null ? "http" : "https";
             c.httpPort().ifPresent(p -> out.printf("Review page on %s://%s:%d/ (metrics at /metrics)%n", scheme, host, p));
             if (dev.isPresent()) {
