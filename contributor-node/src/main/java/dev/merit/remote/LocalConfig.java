@@ -32,17 +32,48 @@ public final class LocalConfig {
     }
 
     public void addRemote(String name, String url, String token) {
+        addRemote(name, url, token, RemoteTrust.system());
+    }
+
+    /**
+     * Names a coordinator; {@code trust} (a CA file's certificates or a pinned fingerprint, for a
+     * {@code merits://} URL) replaces what was kept for the name before.
+     */
+    public void addRemote(String name, String url, String token, RemoteTrust trust) {
         if (!name.matches("[A-Za-z0-9._-]{1,64}")) {
             throw new InvalidInputException("invalid remote name '" + name + "'");
         }
-        RemoteClient.target(url);
+        Remote.of(url, trust);
+        String prefix = "remote." + name + ".";
         try (Transaction tx = repo.newTransaction()) {
-            tx.putRecord(CONFIG, "remote." + name + ".url", url.getBytes(StandardCharsets.UTF_8));
+            tx.putRecord(CONFIG, prefix + "url", url.getBytes(StandardCharsets.UTF_8));
             if (token != null && !token.isEmpty()) {
-                tx.putRecord(CONFIG, "remote." + name + ".token", token.getBytes(StandardCharsets.UTF_8));
+                tx.putRecord(CONFIG, prefix + "token", token.getBytes(StandardCharsets.UTF_8));
+            }
+            tx.deleteRecord(CONFIG, prefix + "ca");
+            tx.deleteRecord(CONFIG, prefix + "pin");
+            switch (trust) {
+                case RemoteTrust.SystemCas s -> { }
+                case RemoteTrust.CaCertificates ca -> tx.putRecord(CONFIG, prefix + "ca", ca.pem().getBytes(StandardCharsets.US_ASCII));
+                case RemoteTrust.Pin pin -> tx.putRecord(CONFIG, prefix + "pin", pin.toString().getBytes(StandardCharsets.US_ASCII));
             }
             tx.commit();
         }
+    }
+
+    /** The remote's URL and how to trust its certificate (system CAs unless a CA file or pin was given). */
+    public Remote remote(String name) {
+        String url = url(name);
+        Optional<String> ca = get("remote." + name + ".ca");
+        Optional<String> pin = get("remote." + name + ".pin");
+        RemoteTrust trust = ca.<RemoteTrust>map(pem -> new RemoteTrust.CaCertificates(pem, "remote " + name + "'s CA"))
+                .or(() -> pin.map(RemoteTrust::pin)).orElseGet(RemoteTrust::system);
+        return Remote.of(url, trust);
+    }
+
+    /** How the remote's certificate is checked, for listings: "ca", "pin sha256:..." or empty. */
+    public Optional<String> trustDescription(String name) {
+        return get("remote." + name + ".pin").map(p -> "pin " + p).or(() -> get("remote." + name + ".ca").map(c -> "ca"));
     }
 
     public Map<String, String> remotes() {

@@ -49,7 +49,6 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
@@ -87,37 +86,46 @@ public final class RemoteClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final Channel calls;
     private final String target;
+    /** Whether the channel speaks TLS (empty for a channel handed in), to explain a failed handshake. */
+    private final Optional<Boolean> tls;
 
-    private RemoteClient(ManagedChannel channel, Channel calls, String target) {
+    private RemoteClient(ManagedChannel channel, Channel calls, String target, Optional<Boolean> tls) {
         this.channel = channel;
         this.calls = calls;
         this.target = target;
+        this.tls = tls;
     }
 
     /**
-     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}) with a bearer token;
-     * extra interceptors run closest to the transport (tests use one to cut streams).
+     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}; {@code merits://HOST:PORT}
+     * for TLS checked against the system's certificate authorities) with a bearer token; extra
+     * interceptors run closest to the transport (tests use one to cut streams).
      */
     public static RemoteClient connect(String url, String token, ClientInterceptor... extra) {
-        String target = target(url);
-        ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        return connect(Remote.of(url), token, extra);
+    }
+
+    /** Connects to {@code remote}, trusting its certificate as the remote says (CA file, pin). */
+    public static RemoteClient connect(Remote remote, String token, ClientInterceptor... extra) {
+        ManagedChannel ch = RemoteChannels.open(remote);
         List<ClientInterceptor> is = new ArrayList<>(List.of(extra));
         is.add(bearer(token));
-        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), target);
+        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), remote.target(), Optional.of(remote.tls()));
     }
 
     /** Connects over an existing channel (in-process tests). */
     public static RemoteClient over(ManagedChannel channel, String token) {
-        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority());
+        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority(), Optional.empty());
     }
 
     public static String target(String url) {
-        String t = url.startsWith("merit://") ? url.substring("merit://".length()) : url;
+        String t = url.startsWith(Remote.PLAIN_SCHEME) ? url.substring(Remote.PLAIN_SCHEME.length())
+                : url.startsWith(Remote.TLS_SCHEME) ? url.substring(Remote.TLS_SCHEME.length()) : url;
         if (t.endsWith("/")) {
             t = t.substring(0, t.length() - 1);
         }
         if (!t.matches("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}")) {
-            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT");
+            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT (or merits://HOST:PORT for TLS)");
         }
         return t;
     }
@@ -159,7 +167,7 @@ public final class RemoteClient implements AutoCloseable {
         try {
             return c.get();
         } catch (StatusRuntimeException e) {
-            throw RemoteException.of(what, target, e);
+            throw RemoteException.of(what, target, e, tls);
         }
     }
 
@@ -287,7 +295,7 @@ public final class RemoteClient implements AutoCloseable {
 
                     @Override
                     public void onError(Throwable t) {
-                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s)
+                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s, tls)
                                 : new MeritException("watch (" + target + "): " + t.getMessage(), t));
                     }
 
@@ -391,7 +399,7 @@ public final class RemoteClient implements AutoCloseable {
             return f.get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StatusRuntimeException s) {
-                throw RemoteException.of(what, target, s);
+                throw RemoteException.of(what, target, s, tls);
             }
             throw new MeritException(what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
