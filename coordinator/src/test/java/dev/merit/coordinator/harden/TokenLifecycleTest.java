@@ -2,9 +2,12 @@ package dev.merit.coordinator.harden;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.merit.coordinator.policy.MergePolicy;
+import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.proto.v1.AdminServiceGrpc;
 import dev.merit.proto.v1.CreateTokenRequest;
 import dev.merit.proto.v1.CreateTokenResponse;
@@ -13,7 +16,14 @@ import dev.merit.proto.v1.RevokeTokenRequest;
 import dev.merit.proto.v1.RevokeTokenResponse;
 import dev.merit.proto.v1.Role;
 import dev.merit.proto.v1.TokenInfo;
+import dev.merit.proto.v1.VersionEvent;
+import dev.merit.proto.v1.VersionServiceGrpc;
+import dev.merit.proto.v1.WatchRequest;
 import dev.merit.proto.v1.WhoAmIRequest;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.URI;
@@ -136,6 +146,47 @@ class TokenLifecycleTest {
             TokenInfo revoked = after.stream().filter(t -> t.getId().equals(bob.getInfo().getId())).findFirst().orElseThrow();
             assertTrue(revoked.getRevokedUnixMs() > 0);
             assertEquals("admin", revoked.getRevokedBy());
+        }
+    }
+
+    @Test
+    void aWatchOpenedBeforeARevocationEndsAtTheNextVersion() throws Exception {
+        UnaryOperator<dev.merit.coordinator.Coordinator.Builder> auto = b -> b.policy(PolicyConfig.defaults().withPolicy(MergePolicy.AUTO));
+        try (LoopbackCoordinator c = new LoopbackCoordinator(dir, auto)) {
+            CreateTokenResponse walt = create(c, "walt", Role.READER, 0);
+            BlockingQueue<Object> seen = new LinkedBlockingQueue<>();
+            LoopbackCoordinator.with(VersionServiceGrpc.newStub(c.channel()), walt.getToken()).watchVersions(
+                    WatchRequest.newBuilder().setBranch("main").build(), new StreamObserver<>() {
+                        @Override
+                        public void onNext(VersionEvent v) {
+                            seen.add(v);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            seen.add(t);
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            seen.add("completed");
+                        }
+                    });
+            // The watch starts once the call reaches the server: push until walt sees a version.
+            Object first = null;
+            for (int i = 1; i <= 10 && first == null; i++) {
+                c.push("alice", c.head(), new long[] {i}, new float[] {0.5f}, "first " + i);
+                first = seen.poll(3, TimeUnit.SECONDS);
+            }
+            assertTrue(first instanceof VersionEvent, String.valueOf(first));
+            seen.clear();
+
+            admin(c, c.adminToken).revokeToken(RevokeTokenRequest.newBuilder().setIdOrName("walt").build());
+            c.push("alice", c.head(), new long[] {40}, new float[] {0.5f}, "second");
+            Object next = seen.poll(30, TimeUnit.SECONDS);
+            StatusRuntimeException e = assertInstanceOf(StatusRuntimeException.class, next, String.valueOf(next));
+            assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains("of 'walt' was revoked at"), e.getStatus().getDescription());
         }
     }
 }
