@@ -61,6 +61,7 @@ final class RemoteSupport {
         }
         if (checks) {
             p.checks().forEach(c -> out.printf("  %-4s %-10s %s%n", c.passed() ? "ok" : "FAIL", c.name(), c.detail()));
+            p.signingKey().ifPresent(k -> out.println("  signed with key " + k + " (merit key verify " + p.id() + ")"));
         }
         if (p.status() != RemoteProposal.Status.REJECTED) {
             out.printf("  %d entries, density %.4g, L2 norm %.4g, staleness %d (weight %.4g)%n",

@@ -8,6 +8,13 @@ import dev.merit.proto.v1.BackupRequest;
 import dev.merit.proto.v1.BackupResponse;
 import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.CreateTokenRequest;
+import dev.merit.proto.v1.CreateTokenResponse;
+import dev.merit.proto.v1.ListKeysRequest;
+import dev.merit.proto.v1.ListTokensRequest;
+import dev.merit.proto.v1.RevokeKeyRequest;
+import dev.merit.proto.v1.RevokeTokenRequest;
+import dev.merit.proto.v1.RotateKeyRequest;
+import dev.merit.proto.v1.RotateKeyResponse;
 import dev.merit.proto.v1.FetchRequest;
 import dev.merit.proto.v1.FetchResponse;
 import dev.merit.proto.v1.GetProposalRequest;
@@ -195,6 +202,50 @@ public final class RemoteClient implements AutoCloseable {
     public String registerKey(byte[] publicKey) {
         return call("key register", () -> admin().registerKey(RegisterKeyRequest.newBuilder()
                 .setPublicKey(ByteString.copyFrom(publicKey)).build()).getFingerprint());
+    }
+
+    /** A new token (shown once) and how it is listed. */
+    public record CreatedToken(String token, RemoteToken info) {}
+
+    /** A token for {@code name} with {@code role}, valid until {@code expires} if given (maintainers). */
+    public CreatedToken createToken(String name, RemoteIdentity.Role role, Optional<java.time.Instant> expires) {
+        CreateTokenResponse r = call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name)
+                .setRole(ClientConvert.role(role)).setExpiresUnixMs(expires.map(java.time.Instant::toEpochMilli).orElse(0L)).build()));
+        return new CreatedToken(r.getToken(), ClientConvert.token(r.getInfo()));
+    }
+
+    /** Every token on the coordinator, oldest first, without the tokens (maintainers). */
+    public List<RemoteToken> tokens() {
+        return call("token list", () -> admin().listTokens(ListTokensRequest.getDefaultInstance()).getTokensList()
+                .stream().map(ClientConvert::token).toList());
+    }
+
+    /** Revokes the token with that id, else every active token of that name (maintainers); returns what was revoked. */
+    public List<RemoteToken> revokeToken(String idOrName) {
+        return call("token revoke", () -> admin().revokeToken(RevokeTokenRequest.newBuilder().setIdOrName(idOrName).build())
+                .getRevokedList().stream().map(ClientConvert::token).toList());
+    }
+
+    /** A rotation: the key it replaced and the new current key (fingerprints). */
+    public record KeyRotation(String previous, String current) {}
+
+    /** Makes {@code publicKey} the caller's current key; {@code proof}: the current key's signature of {@code KeyProofs.rotation}. */
+    public KeyRotation rotateKey(byte[] publicKey, byte[] proof) {
+        RotateKeyResponse r = call("key rotate", () -> admin().rotateKey(RotateKeyRequest.newBuilder()
+                .setPublicKey(ByteString.copyFrom(publicKey)).setProof(ByteString.copyFrom(proof)).build()));
+        return new KeyRotation(r.getPreviousFingerprint(), r.getFingerprint());
+    }
+
+    /** Revokes a key (its owner, or a maintainer); {@code proof}, if not empty, is the key's signature of {@code KeyProofs.revocation}. */
+    public RemoteKey revokeKey(String fingerprint, byte[] proof) {
+        return ClientConvert.key(call("key revoke", () -> admin().revokeKey(RevokeKeyRequest.newBuilder().setFingerprint(fingerprint)
+                .setProof(ByteString.copyFrom(proof)).build())));
+    }
+
+    /** {@code contributor}'s keys (the caller's if empty), former ones too, the current one last. */
+    public List<RemoteKey> keys(String contributor) {
+        return call("key list", () -> admin().listKeys(ListKeysRequest.newBuilder().setContributor(contributor).build())
+                .getKeysList().stream().map(ClientConvert::key).toList());
     }
 
     // ---------------------------------------------------------------- versions

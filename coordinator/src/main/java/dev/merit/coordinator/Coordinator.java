@@ -117,7 +117,7 @@ public final class Coordinator implements AutoCloseable {
                     }, e -> LOG.log(Level.WARNING, "merge failed", e));
             started.add(policy);
             ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
-                    keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
+                    keys::find, keys::refuseIfSignedByFormerKey, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
             Uploads uploads = new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads"), b.uploadLimits);
             started.add(uploads);
             this.proposals = new ProposalService(ledger, uploads, validation,

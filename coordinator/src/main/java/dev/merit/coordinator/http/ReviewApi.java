@@ -166,7 +166,8 @@ final class ReviewApi implements HttpHandler {
             Principal who = caller(ex);
             EventFeed f = feed.orElseThrow(() -> new ApiError(503,
                     "no event stream: this coordinator runs without Kafka (start it with --kafka embedded)"));
-            new EventStream(f, who).serve(ex);
+            String token = ex.getRequestHeaders().getFirst("Authorization").substring(7).trim();
+            new EventStream(f, who, () -> review.authenticate(token)).serve(ex);
         } else {
             throw new ApiError(404, "no such API path: " + path);
         }
