@@ -83,6 +83,12 @@ final class ServeCommand implements Callable<Integer> {
                     + "MNIST-format data directory ('default' for merit's default data) and reject it if accuracy drops too much.")
     String gate;
 
+    @Option(names = "--gate-on", paramLabel = "proposals|merges|both", defaultValue = "proposals",
+            description = "What the gate scores: each proposal applied to the head (proposals, the default), each merge of a "
+                    + "batch before it lands (merges: proposals that make it fail are left out, a minority at most), or both. "
+                    + "With non-IID contributors each proposal alone may score below the head while their merge does not.")
+    String gateOn;
+
     @Option(names = "--gate-max-drop", paramLabel = "P", defaultValue = "1",
             description = "Largest accuracy drop in points the gate lets through (default ${DEFAULT-VALUE}).")
     double gateMaxDrop;
@@ -121,10 +127,19 @@ final class ServeCommand implements Callable<Integer> {
                 .requestLimits(new RequestLimits(maxMessageChars, pushesPerMinute, pageSize))
                 .uploadLimits(new UploadLimits(maxUploads, maxStagedMib << 20, Duration.ofMinutes(uploadIdleMinutes)));
         AccuracyEvaluator gateEvaluator = null;
+        if (gate == null && !gateOn.equals("proposals")) {
+            throw new dev.merit.error.InvalidInputException("--gate-on " + gateOn + " needs --gate DATA_DIR (the data the gate scores on)");
+        }
         if (gate != null) {
             Path gateData = gate.equals("default") ? null : root.workDir().resolve(gate).normalize();
             gateEvaluator = AccuracyEvaluator.validationSplit(gateData, gateExamples);
-            b.qualityGate(new QualityGate(gateEvaluator, gateMaxDrop));
+            QualityGate g = new QualityGate(gateEvaluator, gateMaxDrop);
+            switch (gateOn) {
+                case "proposals" -> b.qualityGate(g);
+                case "merges" -> b.mergeGate(g);
+                case "both" -> b.qualityGate(g).mergeGate(g);
+                default -> throw new dev.merit.error.InvalidInputException("--gate-on must be proposals, merges or both, got '" + gateOn + "'");
+            }
         }
         if (!kafka.equals("none")) {
             b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : root.workDir().resolve(kafkaConfig).normalize());
@@ -146,7 +161,7 @@ final class ServeCommand implements Callable<Integer> {
             c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             if (gateEvaluator != null) {
-                out.printf("Quality gate: %s, at most %.3g points lower%n", gateEvaluator.describe(), gateMaxDrop);
+                out.printf("Quality gate on %s: %s, at most %.3g points lower%n", gateOn, gateEvaluator.describe(), gateMaxDrop);
             }
             c.initialAdminToken().ifPresent(t -> out.println("Admin token (shown once): " + t));
             out.flush();
