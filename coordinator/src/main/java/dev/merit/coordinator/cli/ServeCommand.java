@@ -57,6 +57,11 @@ final class ServeCommand implements Callable<Integer> {
                     + " must carry a Gram matrix per linear layer: merit train --regmean).")
     String strategy;
 
+    @Option(names = "--strategy-param", paramLabel = "KEY=VALUE",
+            description = "A parameter of the strategy, as in a recipe's parameters (e.g. beta=0.2 for trimmed-mean, "
+                    + "byzantine=1 for krum, step_size=0.5); repeat for several.")
+    java.util.Map<String, String> strategyParams = new java.util.LinkedHashMap<>();
+
     @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")
     int batchSize;
 
@@ -118,7 +123,8 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
-                .withBatch(batchSize, Duration.ofSeconds(batchSeconds));
+                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
+                .withParameters(dev.merit.merge.MergeParameters.defaults().with(strategyParams));
         ValidationConfig vc = ValidationConfig.defaults().withNorms(maxTensorNorm, maxNorm).withDensity(0, maxDensity)
                 .withStaleness(stalenessLimit, stalenessExponent);
         Path dir = root.workDir().resolve(data).normalize();
