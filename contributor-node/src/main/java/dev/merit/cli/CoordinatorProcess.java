@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * need one (the demo, {@code merit serve} started without the launcher) start it through the
  * {@code merit} launcher, which picks the coordinator's program for {@code serve}.
  */
-final class CoordinatorProcess implements AutoCloseable {
+public final class CoordinatorProcess implements AutoCloseable {
 
     private static final Pattern LISTENING = Pattern.compile("^Merit coordinator on (\\S+):(\\d+) ");
     private static final Pattern HTTP = Pattern.compile("^Review page on http://(\\S+):(\\d+)/");
@@ -77,7 +77,7 @@ final class CoordinatorProcess implements AutoCloseable {
      * Starts a new coordinator on a free port with a fresh data directory and waits until it
      * listens and has printed its admin token; the coordinator's lines are copied to {@code log}.
      */
-    static CoordinatorProcess start(Path dir, PrintWriter log, String... serveArgs) throws InterruptedException {
+    public static CoordinatorProcess start(Path dir, PrintWriter log, String... serveArgs) throws InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(launcher().toString(), "serve", "--port", "0"));
         cmd.addAll(List.of(serveArgs));
         Process p;
@@ -133,11 +133,11 @@ final class CoordinatorProcess implements AutoCloseable {
         }
     }
 
-    String url() {
+    public String url() {
         return url;
     }
 
-    String adminToken() {
+    public String adminToken() {
         return adminToken;
     }
 

@@ -24,7 +24,7 @@ public final class Experiments {
         long t0 = System.nanoTime();
         Results r = switch (which.toLowerCase(Locale.ROOT)) {
             case "q1" -> new MergeExperiment(lab, cfg, progress).q1(seeds, out);
-            case "q4" -> new MergeExperiment(lab, cfg, progress).q4(seeds, out);
+            case "q4" -> new MergeExperiment(lab, cfg, progress, data).q4(seeds, out);
             case "q2" -> new SparseExperiment(lab, cfg, progress).q2(seeds,
                     models == null || models.isEmpty() ? List.of(cfg.model(), cfg.cnn()) : models,
                     (optimizers == null ? List.of("sgd", "adam") : optimizers).stream().map(MaskedTrainer.Optimizer::parse).toList());

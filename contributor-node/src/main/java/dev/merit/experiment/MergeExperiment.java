@@ -62,10 +62,19 @@ final class MergeExperiment {
     private final Config cfg;
     private final ModelSpec spec;
     private final Consumer<String> log;
+    private final PrintWriter progress;
+    private final Path data;
 
     MergeExperiment(Lab lab, Config cfg, PrintWriter progress) {
+        this(lab, cfg, progress, null);
+    }
+
+    /** {@code data}: the data folder the experiment runs on, for the coordinator's gate (null: the default). */
+    MergeExperiment(Lab lab, Config cfg, PrintWriter progress, Path data) {
         this.lab = lab;
         this.cfg = cfg;
+        this.progress = progress;
+        this.data = data;
         this.spec = ModelSpec.parse(cfg.model());
         this.log = s -> {
             progress.println(s);
@@ -192,8 +201,12 @@ final class MergeExperiment {
         Results r = new Results("q4", "Q4 poisoned contributors: test accuracy with 1 of K contributors attacking", "accuracy %");
         describe(r);
         r.note("attacks", "sign-flip: base - 4 d0; scaled: base + 10 d0; noise: base + N(0, (10 rms(d0))^2); "
-                + "the attacker sends c0's honest empirical Fisher. gate: the coordinator's quality-gate rule applied to each "
-                + "contributor alone (base + d_i scored on the test split; reject if below base - 0.05), then the merge of the rest");
+                + "the attacker sends c0's honest empirical Fisher (merge: rows, offline through recipes)");
+        r.note("coordinator rows", "merit serve --policy batch --batch-size " + cfg.contributors() + " --strategy S --gate DATA "
+                + "--gate-examples 2000 --gate-max-drop 1 --gate-on proposals|merges, one coordinator per scenario, each contributor's "
+                + "model pushed as a signed proposal (1000 examples claimed by each); the branch head afterwards scored on the test images. "
+                + "gate on proposals: each proposal applied to the head scored alone; gate on merges: the batch's merge scored before "
+                + "it lands, leaving out at most (n-1)/2 proposals that make it fail");
         String setting = "dirichlet:0.3";
         for (int s = 0; s < seeds; s++) {
             Path dir = out.resolve("q4").resolve("seed" + s);
@@ -202,31 +215,81 @@ final class MergeExperiment {
             for (int i = 0; i < cfg.contributors(); i++) {
                 honest.add("c" + i);
             }
-            for (var e : Q4_STRATEGIES.entrySet()) {
+            r.add("clean", "base (nothing merged)", p.base());
+            for (var e : q4Strategies().entrySet()) {
                 r.add("clean", "merge: " + e.getKey(), merge(dir, "clean-" + e.getKey(), e.getValue(), honest));
             }
             for (String attack : List.of("flip", "scaled", "noise")) {
                 poison(dir, attack, s);
                 List<String> models = new ArrayList<>(honest);
                 models.set(0, "poison-" + attack);
-                for (var e : Q4_STRATEGIES.entrySet()) {
+                r.add(attack, "base (nothing merged)", p.base());
+                for (var e : q4Strategies().entrySet()) {
                     r.add(attack, "merge: " + e.getKey(), merge(dir, attack + "-" + e.getKey(), e.getValue(), models));
                 }
-                List<String> passed = new ArrayList<>();
-                for (String m : models) {
-                    if (lab.accuracy(spec, dir.resolve(m + ".safetensors")) >= p.base() - 0.05) {
-                        passed.add(m);
-                    }
-                }
-                r.add(attack, "gate passes (of " + models.size() + ")", passed.size() / 100.0);
-                if (!passed.isEmpty()) {
-                    r.add(attack, "gate + merge: median", merge(dir, attack + "-gate-median", Q4_STRATEGIES.get("median"), passed));
-                    r.add(attack, "gate + merge: average", merge(dir, attack + "-gate-average", Q4_STRATEGIES.get("average"), passed));
-                }
             }
+            coordinatorRows(r, dir, s);
             log.accept("q4 seed " + s + " done");
         }
         return r;
+    }
+
+    /** Krum with f = 1 needs at least 2f + 3 = 5 models: left out of smaller (quick) runs. */
+    private Map<String, String> q4Strategies() {
+        Map<String, String> m = new LinkedHashMap<>(Q4_STRATEGIES);
+        if (cfg.contributors() < 5) {
+            m.remove("krum");
+        }
+        return m;
+    }
+
+    /** The Q4 runs through a real coordinator: name, then the arguments of merit serve after the common ones. */
+    static final Map<String, List<String>> Q4_COORDINATOR = new LinkedHashMap<>();
+
+    static {
+        Q4_COORDINATOR.put("median, gate on merges", List.of("--strategy", "median", "--gate-on", "merges"));
+        Q4_COORDINATOR.put("trimmed-mean, gate on merges", List.of("--strategy", "trimmed-mean", "--strategy-param", "beta=0.2",
+                "--gate-on", "merges"));
+        Q4_COORDINATOR.put("average, gate on merges", List.of("--strategy", "average", "--gate-on", "merges"));
+        Q4_COORDINATOR.put("median, gate on proposals", List.of("--strategy", "median", "--gate-on", "proposals"));
+    }
+
+    /** Every scenario (clean and each attack, one branch each) through a coordinator per configuration. */
+    private void coordinatorRows(Results r, Path dir, long seed) throws IOException {
+        Map<String, List<Path>> branches = new LinkedHashMap<>();
+        for (String scenario : List.of("clean", "flip", "scaled", "noise")) {
+            List<Path> files = new ArrayList<>();
+            for (int i = 0; i < cfg.contributors(); i++) {
+                files.add(dir.resolve((i == 0 && !scenario.equals("clean") ? "poison-" + scenario : "c" + i) + ".safetensors"));
+            }
+            branches.put(scenario, files);
+        }
+        CoordinatorMerges cm = new CoordinatorMerges(lab, spec, data, progress);
+        for (var c : Q4_COORDINATOR.entrySet()) {
+            if (cfg.contributors() < 5 && !c.getKey().startsWith("median")) {
+                continue; // a quick run checks the pipeline: one configuration per gate is enough
+            }
+            // One coordinator per scenario: a coordinator takes a change once, whoever signs it, so the honest
+            // contributors' identical changes cannot be proposed on a second branch of the same coordinator.
+            Map<String, CoordinatorMerges.Outcome> got = new LinkedHashMap<>();
+            for (var b : branches.entrySet()) {
+                try {
+                    got.putAll(cm.run(dir.resolve("coordinator-" + c.getKey().replaceAll("[^a-z-]+", "-") + "-" + b.getKey()),
+                            dir.resolve("base.safetensors"), Map.of(b.getKey(), b.getValue()), c.getValue()));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while the coordinator merged", e);
+                }
+            }
+            for (var e : got.entrySet()) {
+                CoordinatorMerges.Outcome o = e.getValue();
+                r.add(e.getKey(), "coordinator: " + c.getKey(), o.accuracy());
+                // Counts are stored as fractions of 100 so that the table's percent formatting prints them as they are.
+                r.add(e.getKey(), "coordinator: " + c.getKey() + ": merged (of " + cfg.contributors() + ")", o.merged() / 100.0);
+                r.note("coordinator " + c.getKey() + ", " + e.getKey() + ", seed " + seed, o.accepted() + " accepted at push, "
+                        + o.merged() + " merged, left out at merge: " + (o.leftOut().isEmpty() ? "none" : String.join(" ", o.leftOut())));
+            }
+        }
     }
 
     private void poison(Path dir, String attack, long seed) {

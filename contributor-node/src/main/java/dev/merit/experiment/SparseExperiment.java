@@ -112,8 +112,14 @@ final class SparseExperiment {
                     default -> Masks.magnitude(m.params(), k, work);
                 };
             }
+            long t0 = System.nanoTime();
             new MaskedTrainer(m, mask, opt, lr).train(shard, cfg.steps(), cfg.batch(), seed + 7, TrainListener.NONE);
-            return dev.merit.train.Evaluator.evaluate(m, lab.test).accuracy() - baseAcc;
+            double g = dev.merit.train.Evaluator.evaluate(m, lab.test).accuracy() - baseAcc;
+            progress.printf(Locale.ROOT, "    %s %s seed %d: %+.2f points in %.0f s%n", spec.text(), maskSpec == null ? "full"
+                    : String.format(Locale.ROOT, "%s %.1f%%", Masks.Kind.values()[(int) maskSpec[1]].name().toLowerCase(Locale.ROOT),
+                    100 * maskSpec[0]), seed, 100 * g, (System.nanoTime() - t0) / 1e9);
+            progress.flush();
+            return g;
         }
     }
 }

@@ -110,7 +110,9 @@ public final class Coordinator implements AutoCloseable {
             ProposalLedger ledger = new ProposalLedger(new ProposalStore(repo), wake, b.requestLimits);
             ValidationConfig vc = b.validation.withRequireFisher(b.validation.requireFisher() || b.policy.strategy().needsFisher())
                     .withRequireGram(b.validation.requireGram() || b.policy.strategy() == dev.merit.merge.Strategy.REGMEAN);
-            this.policy = new PolicyRunner(b.policy, ledger, versions, vc, Optional.ofNullable(b.gate).map(QualityGate::evaluator),
+            this.policy = new PolicyRunner(b.policy, ledger, versions, vc,
+                    Optional.ofNullable(b.gate).or(() -> Optional.ofNullable(b.mergeGate)).map(QualityGate::evaluator),
+                    Optional.ofNullable(b.mergeGate),
                     (branch, commit, n, took) -> {
                         metrics.mergeDuration(took);
                         b.hooks.merged(branch, commit, n, took);
@@ -296,6 +298,7 @@ public final class Coordinator implements AutoCloseable {
         private ValidationConfig validation = ValidationConfig.defaults();
         private PolicyConfig policy = PolicyConfig.defaults();
         private QualityGate gate;
+        private QualityGate mergeGate;
         private ServerBuilder<?> serverBuilder;
         private String host = "127.0.0.1";
         private int port = 7070;
@@ -321,8 +324,18 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
 
+        /** Scores each proposal applied to the head when it arrives, and rejects it if the score drops too much. */
         public Builder qualityGate(QualityGate g) {
             this.gate = g;
+            return this;
+        }
+
+        /**
+         * Scores each policy merge (the batch combined by the strategy) against the head before it
+         * lands, leaving out the proposals that make it drop too much; see {@code MergeRunner#gate}.
+         */
+        public Builder mergeGate(QualityGate g) {
+            this.mergeGate = g;
             return this;
         }
 

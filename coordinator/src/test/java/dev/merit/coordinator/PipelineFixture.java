@@ -63,9 +63,15 @@ final class PipelineFixture implements AutoCloseable {
     final ObjectId v0;
 
     PipelineFixture(Path dir, PolicyConfig policy) throws Exception {
+        this(dir, policy, b -> b);
+    }
+
+    /** {@code more} adds to the coordinator's configuration (a gate, say). */
+    PipelineFixture(Path dir, PolicyConfig policy, java.util.function.UnaryOperator<Coordinator.Builder> more) throws Exception {
         Path model = TestModels.builder().seed(5).tensor("w", DType.F32, 64, 32).tensor("b", DType.F32, 32).write(dir.resolve("m.safetensors"));
         String name = InProcessServerBuilder.generateName();
-        coord = Coordinator.builder(dir.resolve("server")).serverBuilder(InProcessServerBuilder.forName(name)).policy(policy).start();
+        coord = more.apply(Coordinator.builder(dir.resolve("server")).serverBuilder(InProcessServerBuilder.forName(name)).policy(policy))
+                .start();
         channel = InProcessChannelBuilder.forName(name).build();
         adminToken = coord.initialAdminToken().orElseThrow();
         try (Repository local = Repository.init(dir.resolve("local")); TensorSource src = Safetensors.open(model)) {

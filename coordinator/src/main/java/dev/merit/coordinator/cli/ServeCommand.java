@@ -61,6 +61,11 @@ final class ServeCommand implements Callable<Integer> {
                     + " must carry a Gram matrix per linear layer: merit train --regmean).")
     String strategy;
 
+    @Option(names = "--strategy-param", paramLabel = "KEY=VALUE",
+            description = "A parameter of the strategy, as in a recipe's parameters (e.g. beta=0.2 for trimmed-mean, "
+                    + "byzantine=1 for krum, step_size=0.5); repeat for several.")
+    java.util.Map<String, String> strategyParams = new java.util.LinkedHashMap<>();
+
     @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")
     int batchSize;
 
@@ -86,6 +91,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "Quality gate: score each proposal applied to the head on the held-out validation split of this "
                     + "MNIST-format data directory ('default' for merit's default data) and reject it if accuracy drops too much.")
     String gate;
+
+    @Option(names = "--gate-on", paramLabel = "proposals|merges|both", defaultValue = "proposals",
+            description = "What the gate scores: each proposal applied to the head (proposals, the default), each merge of a "
+                    + "batch before it lands (merges: proposals that make it fail are left out, a minority at most), or both. "
+                    + "With non-IID contributors each proposal alone may score below the head while their merge does not.")
+    String gateOn;
 
     @Option(names = "--gate-max-drop", paramLabel = "P", defaultValue = "1",
             description = "Largest accuracy drop in points the gate lets through (default ${DEFAULT-VALUE}).")
@@ -128,7 +139,8 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
-                .withBatch(batchSize, Duration.ofSeconds(batchSeconds));
+                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
+                .withParameters(dev.merit.merge.MergeParameters.defaults().with(strategyParams));
         ValidationConfig vc = ValidationConfig.defaults().withNorms(maxTensorNorm, maxNorm).withDensity(0, maxDensity)
                 .withStaleness(stalenessLimit, stalenessExponent);
         Path dir = root.workDir().resolve(data).normalize();
@@ -137,10 +149,19 @@ final class ServeCommand implements Callable<Integer> {
                 .requestLimits(new RequestLimits(maxMessageChars, pushesPerMinute, pageSize))
                 .uploadLimits(new UploadLimits(maxUploads, maxStagedMib << 20, Duration.ofMinutes(uploadIdleMinutes)));
         AccuracyEvaluator gateEvaluator = null;
+        if (gate == null && !gateOn.equals("proposals")) {
+            throw new dev.merit.error.InvalidInputException("--gate-on " + gateOn + " needs --gate DATA_DIR (the data the gate scores on)");
+        }
         if (gate != null) {
             Path gateData = gate.equals("default") ? null : root.workDir().resolve(gate).normalize();
             gateEvaluator = AccuracyEvaluator.validationSplit(gateData, gateExamples);
-            b.qualityGate(new QualityGate(gateEvaluator, gateMaxDrop));
+            QualityGate g = new QualityGate(gateEvaluator, gateMaxDrop);
+            switch (gateOn) {
+                case "proposals" -> b.qualityGate(g);
+                case "merges" -> b.mergeGate(g);
+                case "both" -> b.qualityGate(g).mergeGate(g);
+                default -> throw new dev.merit.error.InvalidInputException("--gate-on must be proposals, merges or both, got '" + gateOn + "'");
+            }
         }
         Optional<DevCertificate.Loaded> dev = Optional.empty();
         ServerTls tls = null;
@@ -194,7 +215,7 @@ final class ServeCommand implements Callable<Integer> {
             }
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             if (gateEvaluator != null) {
-                out.printf("Quality gate: %s, at most %.3g points lower%n", gateEvaluator.describe(), gateMaxDrop);
+                out.printf("Quality gate on %s: %s, at most %.3g points lower%n", gateOn, gateEvaluator.describe(), gateMaxDrop);
             }
             c.initialAdminToken().ifPresent(t -> out.println("Admin token (shown once): " + t));
             out.flush();

@@ -6,6 +6,8 @@ import dev.merit.coordinator.events.Topics;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalStore;
 import dev.merit.coordinator.validate.Evaluator;
+import dev.merit.coordinator.validate.QualityGate;
+import dev.merit.coordinator.validate.Rejection;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
@@ -147,6 +149,95 @@ final class MergeRunner {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("merge preview: " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(scratch);
+            } catch (IOException ignored) {
+                // the coordinator clears its scratch directory on start
+            }
+        }
+    }
+
+    /**
+     * The merge gate's verdict on a batch: the proposals that may land (possibly none) and, for
+     * each one left out, why.
+     */
+    record GateVerdict(List<ProposalRecord> kept, Map<String, String> refused) {}
+
+    /**
+     * Scores the batch's merge (head + the strategy's combination, written to a scratch file)
+     * against the head with {@code gate}. If it drops more than the gate's margin, the proposal
+     * whose removal scores best is left out and the rest scored again, at most (n - 1) / 2 times
+     * (a minority of the batch); if even then the merge fails, the whole batch is refused. Gating
+     * the merge rather than each proposal lets honest non-IID proposals through: each alone may
+     * forget the classes its contributor lacks, while their merge does not.
+     */
+    GateVerdict gate(String branch, List<ProposalRecord> batch, QualityGate gate) {
+        ObjectId head = versions.requireHead(branch);
+        Evaluator ev = gate.evaluator();
+        double headScore;
+        try (SafetensorsFile h = repo.openVersion(head)) {
+            // An evaluator scores one model at a time (its contract); pushes share it.
+            synchronized (ev) {
+                headScore = ev.score(h);
+            }
+        }
+        List<ProposalRecord> kept = new ArrayList<>(batch);
+        Map<String, String> refused = new LinkedHashMap<>();
+        double score = scoreMerge(head, kept, ev);
+        int maxLeftOut = (batch.size() - 1) / 2;
+        while (!passes(gate, headScore, score) && refused.size() < maxLeftOut) {
+            ProposalRecord worst = null;
+            double best = Double.NEGATIVE_INFINITY;
+            for (ProposalRecord p : kept) {
+                List<ProposalRecord> rest = new ArrayList<>(kept);
+                rest.remove(p);
+                double s = scoreMerge(head, rest, ev);
+                if (s > best) {
+                    best = s;
+                    worst = p;
+                }
+            }
+            refused.put(worst.id(), String.format(java.util.Locale.ROOT,
+                    "merge gate: merging the batch of %d scores %.6g, without this proposal %.6g (%s; head %.6g, margin %.3g)",
+                    kept.size(), score, best, ev.describe(), headScore, gate.margin()));
+            kept.remove(worst);
+            score = best;
+        }
+        if (!passes(gate, headScore, score)) {
+            for (ProposalRecord p : kept) {
+                refused.put(p.id(), String.format(java.util.Locale.ROOT,
+                        "merge gate: merging the batch of %d scores %.6g against the head's %.6g (%s, margin %.3g); '%s' stays at %s",
+                        kept.size(), score, headScore, ev.describe(), gate.margin(), branch, head.abbreviate(12)));
+            }
+            kept = List.of();
+        }
+        return new GateVerdict(List.copyOf(kept), refused);
+    }
+
+    private static boolean passes(QualityGate gate, double headScore, double score) {
+        try {
+            gate.check(headScore, score);
+            return true;
+        } catch (Rejection e) {
+            return false;
+        }
+    }
+
+    /** The evaluator's score of head + the merge of {@code proposals} with the policy's strategy. */
+    private double scoreMerge(ObjectId head, List<ProposalRecord> proposals, Evaluator ev) {
+        Path scratch = repo.workDir().resolve(Repository.DIR_NAME).resolve("coordinator-tmp")
+                .resolve("gate-" + System.nanoTime() + ".safetensors");
+        try {
+            Files.createDirectories(scratch.getParent());
+            withMerger(head, proposals, config.strategy(), config.parameters(), false, (merger, base) -> merger.mergeTo(scratch));
+            try (SafetensorsFile m = SafetensorsFile.open(scratch)) {
+                synchronized (ev) {
+                    return ev.score(m);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("merge gate: " + e.getMessage(), e);
         } finally {
             try {
                 Files.deleteIfExists(scratch);

@@ -6,6 +6,7 @@ import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalLedger;
 import dev.merit.coordinator.validate.Evaluator;
+import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.proposals.ProposalService;
@@ -17,8 +18,10 @@ import dev.merit.merge.Strategy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.concurrent.ExecutionException;
@@ -55,6 +58,7 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     private final MergeListener listener;
     private final Consumer<Throwable> failures;
     private final Optional<Evaluator> evaluator;
+    private final Optional<QualityGate> mergeGate;
 
     /**
      * @param listener told about every merge (metrics)
@@ -62,23 +66,27 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
      */
     public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, MergeListener listener,
                         Consumer<Throwable> failures) {
-        this(config, ledger, versions, ValidationConfig.defaults(), Optional.empty(), listener, failures);
+        this(config, ledger, versions, ValidationConfig.defaults(), Optional.empty(), Optional.empty(), listener, failures);
     }
 
     /**
      * @param bounds    the norm limits every merge result must respect, as each proposal does
      * @param evaluator scores would-be models in merge previews (the quality gate's), if any
+     * @param mergeGate if given, scores each policy merge against the head before it lands and
+     *                  leaves out the proposals that make it fail ({@link MergeRunner#gate})
      * @param listener  told about every merge (metrics)
      * @param failures  where failed background merges are reported (logs)
      */
     public PolicyRunner(PolicyConfig config, ProposalLedger ledger, Versions versions, ValidationConfig bounds,
-                        Optional<Evaluator> evaluator, MergeListener listener, Consumer<Throwable> failures) {
+                        Optional<Evaluator> evaluator, Optional<QualityGate> mergeGate, MergeListener listener,
+                        Consumer<Throwable> failures) {
         this.config = config;
         this.ledger = ledger;
         this.store = ledger.store();
         this.versions = versions;
         this.runner = new MergeRunner(store, versions, config, bounds);
         this.evaluator = evaluator;
+        this.mergeGate = mergeGate;
         this.listener = listener;
         this.failures = failures;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -223,6 +231,20 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     }
 
     private List<ProposalRecord> mergeNow(String branch, List<ProposalRecord> batch) {
+        if (mergeGate.isEmpty()) {
+            return mergeOrRefuse(branch, batch);
+        }
+        MergeRunner.GateVerdict v = runner.gate(branch, batch, mergeGate.get());
+        Map<String, ProposalRecord> done = new HashMap<>();
+        // Proposals the gate leaves out are rejected with its reason, so they are not retried forever.
+        v.refused().forEach((id, reason) -> done.put(id, ledger.update(store.get(id), x -> x.refused(reason), true)));
+        if (!v.kept().isEmpty()) {
+            mergeOrRefuse(branch, v.kept()).forEach(p -> done.put(p.id(), p));
+        }
+        return batch.stream().map(p -> done.get(p.id())).toList();
+    }
+
+    private List<ProposalRecord> mergeOrRefuse(String branch, List<ProposalRecord> batch) {
         MergeRunner.Merged m;
         try {
             m = runner.merge(branch, batch);
