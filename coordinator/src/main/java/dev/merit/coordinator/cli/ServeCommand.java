@@ -11,6 +11,7 @@ import dev.merit.coordinator.validate.AccuracyEvaluator;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
 import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
 import dev.merit.merge.Strategy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -61,10 +62,13 @@ final class ServeCommand implements Callable<Integer> {
                     + " must carry a Gram matrix per linear layer: merit train --regmean).")
     String strategy;
 
-    @Option(names = "--strategy-param", paramLabel = "KEY=VALUE",
-            description = "A parameter of the strategy, as in a recipe's parameters (e.g. beta=0.2 for trimmed-mean, "
-                    + "byzantine=1 for krum, step_size=0.5); repeat for several.")
-    java.util.Map<String, String> strategyParams = new java.util.LinkedHashMap<>();
+    @Option(names = "--server-lr", paramLabel = "ETA", defaultValue = "1",
+            description = "Server learning rate: a merge moves the head by ETA x the merged change (default ${DEFAULT-VALUE}).")
+    double serverLr;
+
+    @Option(names = "--merge-param", paramLabel = "NAME=VALUE",
+            description = "A merge parameter, as in a recipe (e.g. average_over=touched, fisher_floor=1e-6); repeatable.")
+    java.util.Map<String, String> mergeParams = new java.util.LinkedHashMap<>();
 
     @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")
     int batchSize;
@@ -136,11 +140,21 @@ final class ServeCommand implements Callable<Integer> {
                     + " afterwards; clients pin its printed fingerprint.")
     String tlsMode;
 
+    /** The merge policy these options describe; bad names or values throw with the parameter named. */
+    PolicyConfig policyConfig() {
+        java.util.Map<String, Object> params = new java.util.LinkedHashMap<>(mergeParams);
+        if (params.keySet().stream().anyMatch(k -> k.replace('-', '_').equalsIgnoreCase("step_size"))) {
+            throw new InvalidInputException("--merge-param step_size: set the server learning rate with --server-lr");
+        }
+        params.put("step_size", serverLr);
+        return PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
+                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
+                .withParameters(MergeParameters.defaults().with(params));
+    }
+
     @Override
     public Integer call() throws InterruptedException {
-        PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
-                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
-                .withParameters(dev.merit.merge.MergeParameters.defaults().with(strategyParams));
+        PolicyConfig pc = policyConfig();
         ValidationConfig vc = ValidationConfig.defaults().withNorms(maxTensorNorm, maxNorm).withDensity(0, maxDensity)
                 .withStaleness(stalenessLimit, stalenessExponent);
         Path dir = root.workDir().resolve(data).normalize();
