@@ -43,7 +43,9 @@ final class TlsFailure {
             return Optional.of(notTls);
         }
         if (cert != null) {
-            return Optional.of("the coordinator's TLS certificate is not trusted: " + cert.getMessage()
+            String why = cert.getMessage() != null && cert.getMessage().contains("unable to find valid certification path")
+                    ? "it is not issued by a trusted CA (the remote's --ca file, else the system's)" : cert.getMessage();
+            return Optional.of("the coordinator's TLS certificate is not trusted: " + why
                     + " (check --ca, or pin the certificate with --pin sha256:HEX)");
         }
         if (ssl instanceof SSLHandshakeException) {
