@@ -228,7 +228,8 @@ class ReviewPageBrowserTest {
     @Order(6)
     void aReaderSeesThePageButCannotAct() {
         driver.get(rf.base + "/");
-        driver.findElement(By.id("sign-out")).click();
+        // The button shows once the page has read its stored session: under load that is not at once.
+        wait.until(ExpectedConditions.elementToBeClickable(By.id("sign-out"))).click();
         assertEquals(null, js("return sessionStorage.getItem('merit.token')"));
         signIn(rf.reader);
         wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("read-only")));
