@@ -645,7 +645,7 @@ final class GrpcFuzz {
             }
             case 8 -> {
                 String dir = switch (h.below(3)) {
-                    case 0 -> str.startsWith("/") ? str.substring(1) : str;
+                    case 0 -> str.replaceFirst("^[/\\\\]+", ""); // never absolute: a backup there would be made
                     case 1 -> "relative/" + h.ascii(10);
                     default -> "";
                 };
@@ -687,7 +687,7 @@ final class GrpcFuzz {
         int pieces = h.below(4);
         for (int i = 0; i < pieces; i++) {
             ObjectPiece.Builder p = ObjectPiece.newBuilder().setTypeValue(h.chance(0.7) ? 1 + h.below(4) : h.below(100) - 50)
-                    .setSize(h.chance(0.5) ? h.below(100) : h.number()).setOffset(h.chance(0.7) ? 0 : h.number())
+                    .setSize(h.chance(0.5) ? h.below(100) : h.chance(0.3) ? 1L << 30 : h.number()).setOffset(h.chance(0.7) ? 0 : h.number())
                     .setData(ByteString.copyFrom(h.bytes(h.below(200))));
             if (h.chance(0.9)) {
                 p.setId(dev.merit.proto.v1.ObjectId.newBuilder().setSha256(ByteString.copyFrom(h.bytes(h.chance(0.8) ? 32 : h.below(70)))));
