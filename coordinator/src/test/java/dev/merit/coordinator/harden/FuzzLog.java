@@ -16,6 +16,7 @@ final class FuzzLog {
     private final String transport;
     private final long seed;
     private final Map<String, Map<String, Integer>> answers = new TreeMap<>();
+    private final Map<String, Long> nanos = new TreeMap<>();
     private final List<String> failures = new ArrayList<>();
     private int cases;
 
@@ -24,8 +25,9 @@ final class FuzzLog {
         this.seed = seed;
     }
 
-    void answered(String category, String answer) {
+    void answered(String category, String answer, long tookNanos) {
         cases++;
+        nanos.merge(category, tookNanos, Long::sum);
         answers.computeIfAbsent(category, k -> new TreeMap<>()).merge(answer, 1, Integer::sum);
     }
 
@@ -50,7 +52,8 @@ final class FuzzLog {
 
     String summary() {
         StringBuilder b = new StringBuilder(transport + " fuzz, seed " + seed + ": " + cases + " inputs\n");
-        answers.forEach((cat, m) -> b.append("  ").append(cat).append(": ").append(m).append('\n'));
+        answers.forEach((cat, m) -> b.append("  ").append(cat).append(": ").append(m).append(" in ")
+                .append(nanos.get(cat) / 1_000_000).append(" ms\n"));
         return b.toString();
     }
 

@@ -120,7 +120,7 @@ final class GrpcFuzz {
 
     Input next() {
         int k = h.below(100);
-        if (k < 36) {
+        if (k < 37) {
             return headerMutation();
         } else if (k < 50) {
             return payloadMutation();
@@ -349,6 +349,9 @@ final class GrpcFuzz {
 
     private Input payloadMutation() {
         int kind = h.below(8);
+        if (kind == 5 && h.chance(0.6)) {
+            kind = 0; // a message over 4 MiB costs the most; a few per run suffice
+        }
         if (kind == 7) {
             float bad = h.pick(new Float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY});
             float[] v = {0.01f, bad, -0.02f};
@@ -376,7 +379,7 @@ final class GrpcFuzz {
                 what = "cut at " + m.length + " of " + p.length + " bytes";
             }
             case 2 -> {
-                m = Arrays.copyOf(p, p.length + 1 + h.below(h.chance(0.1) ? 3_000_000 : 300));
+                m = Arrays.copyOf(p, p.length + 1 + h.below(h.chance(0.1) ? 300_000 : 300));
                 System.arraycopy(h.bytes(m.length - p.length), 0, m, p.length, m.length - p.length);
                 what = (m.length - p.length) + " extra bytes";
             }
@@ -645,7 +648,7 @@ final class GrpcFuzz {
             }
             case 8 -> {
                 String dir = switch (h.below(3)) {
-                    case 0 -> str.startsWith("/") ? str.substring(1) : str;
+                    case 0 -> str.replaceFirst("^[/\\\\]+", ""); // never absolute: a backup there would be made
                     case 1 -> "relative/" + h.ascii(10);
                     default -> "";
                 };
@@ -662,7 +665,7 @@ final class GrpcFuzz {
             });
             case 11 -> unaryCall("unary: ListBranches", "", () -> Answer.ok("branches " + auth(versions, reader(contributor))
                     .listBranches(dev.merit.proto.v1.ListBranchesRequest.getDefaultInstance()).getBranchesCount()));
-            default -> unaryCall("unary: oversized request", "GetProposal id of 5 MiB", () -> Answer.ok("got " + auth(proposals, admin)
+            default -> h.chance(0.7) ? unary() : unaryCall("unary: oversized request", "GetProposal id of 5 MiB", () -> Answer.ok("got " + auth(proposals, admin)
                     .getProposal(GetProposalRequest.newBuilder().setId("p".repeat(5 << 20)).build()).getId()));
         };
     }
@@ -687,7 +690,7 @@ final class GrpcFuzz {
         int pieces = h.below(4);
         for (int i = 0; i < pieces; i++) {
             ObjectPiece.Builder p = ObjectPiece.newBuilder().setTypeValue(h.chance(0.7) ? 1 + h.below(4) : h.below(100) - 50)
-                    .setSize(h.chance(0.5) ? h.below(100) : h.number()).setOffset(h.chance(0.7) ? 0 : h.number())
+                    .setSize(h.chance(0.5) ? h.below(100) : h.chance(0.3) ? 1L << 30 : h.number()).setOffset(h.chance(0.7) ? 0 : h.number())
                     .setData(ByteString.copyFrom(h.bytes(h.below(200))));
             if (h.chance(0.9)) {
                 p.setId(dev.merit.proto.v1.ObjectId.newBuilder().setSha256(ByteString.copyFrom(h.bytes(h.chance(0.8) ? 32 : h.below(70)))));
