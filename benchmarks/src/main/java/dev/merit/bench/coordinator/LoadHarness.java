@@ -185,6 +185,7 @@ public final class LoadHarness implements Callable<Integer> {
                          })) {
                 fetcher = Thread.ofVirtual().name("fetcher").start(() -> follow(watcher, local));
                 Thread.sleep(300); // the watch stream is open before the first push
+                coord.nativeMemoryBaseline();
                 CpuMark cpu0 = CpuMark.now(coord);
                 long zero = System.nanoTime();
                 long end = zero + TimeUnit.SECONDS.toNanos(seconds);
@@ -213,6 +214,9 @@ public final class LoadHarness implements Callable<Integer> {
                 Thread.sleep(1500); // one more idle RSS sample
                 List<CoordinatorChild.Sample> samples = coord.samples(zero);
                 String heap = coord.heapAfterFullGc();
+                String nmt = coord.nativeMemoryDiff(); // after the full GC: what is still held
+                heap = nmt.isEmpty() ? heap : heap + "--- native memory after the full GC, against the load's start"
+                        + " (VM.native_memory summary.diff)\n" + nmt;
                 Files.writeString(out.resolve("load-" + policy + "-heap.txt"), heap);
                 int exit = coord.stop();
                 String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
