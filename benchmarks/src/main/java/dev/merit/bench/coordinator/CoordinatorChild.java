@@ -178,10 +178,26 @@ final class CoordinatorChild implements AutoCloseable {
         return b.toString();
     }
 
+    /**
+     * With {@code -XX:NativeMemoryTracking=summary} among the JVM options: marks the JVM's native
+     * memory now ({@code VM.native_memory baseline}) for {@link #nativeMemoryDiff()}.
+     */
+    void nativeMemoryBaseline() throws InterruptedException {
+        jcmd("VM.native_memory baseline");
+    }
+
+    /** The JVM's native memory by category against the baseline, or an empty string without tracking. */
+    String nativeMemoryDiff() throws InterruptedException {
+        String d = jcmd("VM.native_memory summary.diff");
+        return d.contains("not enabled") ? "" : d;
+    }
+
     private String jcmd(String command) throws InterruptedException {
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
         try {
-            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), command).redirectErrorStream(true).start();
+            List<String> cmd = new ArrayList<>(List.of(jcmd.toString(), Long.toString(process.pid())));
+            cmd.addAll(List.of(command.split(" ")));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(60, TimeUnit.SECONDS);
             return text.lines().filter(l -> !l.matches("\\d+:")).reduce("", (a, l) -> a + l + "\n");

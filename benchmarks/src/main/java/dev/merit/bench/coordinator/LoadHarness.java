@@ -59,8 +59,8 @@ import picocli.CommandLine.Option;
  * the proposal built from base and commit as {@code merit push} builds it) every
  * {@code --interval} seconds on average, uniformly jittered by +-50%, never two at once. The
  * contributors share one local store (a single follower watches the coordinator's versions and
- * fetches each new head into it) and run as virtual threads, so 200 of them cost a few carrier
- * threads, not 200. After {@code --seconds} no new push starts; the harness waits for pushes in
+ * fetches each new head into it, at most every 200 ms and at least every second) and run as
+ * virtual threads, so 200 of them cost a few carrier threads, not 200. After {@code --seconds} no new push starts; the harness waits for pushes in
  * flight and for accepted proposals to merge ({@code --drain-seconds} at most), then stops the
  * coordinator and writes a Markdown and a JSON report and an SVG plot of its resident memory.
  */
@@ -185,6 +185,7 @@ public final class LoadHarness implements Callable<Integer> {
                          })) {
                 fetcher = Thread.ofVirtual().name("fetcher").start(() -> follow(watcher, local));
                 Thread.sleep(300); // the watch stream is open before the first push
+                coord.nativeMemoryBaseline();
                 CpuMark cpu0 = CpuMark.now(coord);
                 long zero = System.nanoTime();
                 long end = zero + TimeUnit.SECONDS.toNanos(seconds);
@@ -213,6 +214,9 @@ public final class LoadHarness implements Callable<Integer> {
                 Thread.sleep(1500); // one more idle RSS sample
                 List<CoordinatorChild.Sample> samples = coord.samples(zero);
                 String heap = coord.heapAfterFullGc();
+                String nmt = coord.nativeMemoryDiff(); // after the full GC: what is still held
+                heap = nmt.isEmpty() ? heap : heap + "--- native memory after the full GC, against the load's start"
+                        + " (VM.native_memory summary.diff)\n" + nmt;
                 Files.writeString(out.resolve("load-" + policy + "-heap.txt"), heap);
                 int exit = coord.stop();
                 String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
@@ -272,8 +276,8 @@ public final class LoadHarness implements Callable<Integer> {
 
     /**
      * Fetches the coordinator's newest head into the shared store when the watch says there is a
-     * new one (at most every 200 ms), so contributors propose against a recent version as a
-     * daemon does after {@code merit fetch}.
+     * new one (at most every 200 ms) and at least every second, so contributors propose against a
+     * recent version as a daemon does after {@code merit fetch}.
      */
     private void follow(RemoteClient c, Repository local) {
         while (!stopping) {
