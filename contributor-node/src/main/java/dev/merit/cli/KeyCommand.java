@@ -154,6 +154,13 @@ final class KeyCommand {
                                 + " to rotate from; register one with merit key register " + remote);
                     }
                     String from = current.get().fingerprint();
+                    Optional<KeyPair> pending = cfg.existingPendingKey();
+                    if (pending.isPresent() && fp(pending.get()).equals(from)) {
+                        // The coordinator took the new key but this repository did not record it (cut short): finish here.
+                        cfg.promotePendingKey();
+                        out().println("Finished the rotation of " + who + " on " + remote + ": proposals are signed with " + from);
+                        return ExitCode.OK;
+                    }
                     KeyPair signer;
                     KeyPair next;
                     boolean fresh = from.equals(fp(cfg.signingKey()));

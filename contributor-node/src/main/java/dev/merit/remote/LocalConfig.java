@@ -120,10 +120,9 @@ public final class LocalConfig {
      * rotation cut short is finished with the same key rather than stranding a new one.
      */
     public KeyPair pendingKey() {
-        Optional<byte[]> priv = repo.getRecord(KEYS, "pending.private");
-        Optional<byte[]> pub = repo.getRecord(KEYS, "pending.public");
-        if (priv.isPresent() && pub.isPresent()) {
-            return new KeyPair(Ed25519.publicKey(pub.get()), Ed25519.privateKey(priv.get()));
+        Optional<KeyPair> pending = existingPendingKey();
+        if (pending.isPresent()) {
+            return pending.get();
         }
         KeyPair kp = Ed25519.generate();
         try (Transaction tx = repo.newTransaction()) {
@@ -132,6 +131,14 @@ public final class LocalConfig {
             tx.commit();
         }
         return kp;
+    }
+
+    /** The key a rotation is moving to, if one was started. */
+    public Optional<KeyPair> existingPendingKey() {
+        Optional<byte[]> priv = repo.getRecord(KEYS, "pending.private");
+        Optional<byte[]> pub = repo.getRecord(KEYS, "pending.public");
+        return priv.isPresent() && pub.isPresent()
+                ? Optional.of(new KeyPair(Ed25519.publicKey(pub.get()), Ed25519.privateKey(priv.get()))) : Optional.empty();
     }
 
     /** Makes the pending key the signing key; the old one is kept as a former key (to rotate on other remotes). */

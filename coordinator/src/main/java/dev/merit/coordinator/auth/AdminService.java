@@ -124,6 +124,9 @@ public final class AdminService {
 
     /** {@code contributor}'s keys (the caller's if empty), former ones included; public keys are not secret. */
     public List<KeyRegistry.KeyInfo> listKeys(Principal who, String contributor) {
+        if (contributor != null && !contributor.isEmpty() && !contributor.matches("[A-Za-z0-9._@-]{1,64}")) {
+            throw new InvalidInputException("contributor '" + shortened(contributor) + "' is not a contributor name");
+        }
         return keys.keys(contributor == null || contributor.isEmpty() ? who.name() : contributor);
     }
 }

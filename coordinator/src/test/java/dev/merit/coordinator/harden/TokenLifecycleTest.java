@@ -189,4 +189,39 @@ class TokenLifecycleTest {
             assertTrue(e.getStatus().getDescription().contains("of 'walt' was revoked at"), e.getStatus().getDescription());
         }
     }
+
+    @Test
+    void theReviewPagesEventStreamEndsOnceItsTokenIsRevoked() throws Exception {
+        UnaryOperator<dev.merit.coordinator.Coordinator.Builder> events = b -> b.httpPort(0).kafka("embedded")
+                .policy(PolicyConfig.defaults().withPolicy(MergePolicy.AUTO));
+        try (LoopbackCoordinator c = new LoopbackCoordinator(dir, events)) {
+            CreateTokenResponse rita = create(c, "rita", Role.READER, 0);
+            HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + c.coord.httpPort().orElseThrow() + "/api/events"))
+                    .header("Authorization", "Bearer " + rita.getToken()).GET().build();
+            HttpResponse<java.io.InputStream> stream = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            assertEquals(200, stream.statusCode());
+            try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(stream.body(),
+                    java.nio.charset.StandardCharsets.UTF_8))) {
+                assertTrue(r.readLine().startsWith(": merit events for rita"), "the stream is open");
+                admin(c, c.adminToken).revokeToken(RevokeTokenRequest.newBuilder().setIdOrName(rita.getInfo().getId()).build());
+                c.push("alice", c.v0, new long[] {3}, new float[] {0.5f}, "an event for the stream");
+                java.util.concurrent.CompletableFuture<List<String>> rest = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    List<String> lines = new java.util.ArrayList<>();
+                    try {
+                        for (String line; (line = r.readLine()) != null; ) {
+                            lines.add(line);
+                        }
+                    } catch (java.io.IOException e) {
+                        lines.add("io: " + e);
+                    }
+                    return lines;
+                });
+                List<String> lines = rest.get(60, TimeUnit.SECONDS);
+                assertTrue(lines.contains("event: error"), lines.toString());
+                assertTrue(lines.stream().anyMatch(l -> l.startsWith("data: token " + rita.getInfo().getId() + " of 'rita' was revoked at")),
+                        lines.toString());
+                assertFalse(lines.contains("event: proposal") || lines.contains("event: version"), "nothing after the revocation: " + lines);
+            }
+        }
+    }
 }
