@@ -14,18 +14,28 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.PrivateKey;
 
 /**
  * The signed proposal for the change from {@code base} to {@code head}, with the head commit's
  * Fisher when it has one. The same commits always give the same digest (no clock, no nonce), which
  * is how the daemon recognises a proposal it already sent.
  */
-final class CommitProposal {
+public final class CommitProposal {
 
     private CommitProposal() {}
 
     static ProposalUpload build(Repository repo, LocalConfig cfg, ObjectId base, ObjectId head, String branch, String who,
                                 long examples, String message, ValueCoding values) {
+        return build(repo, cfg.privateKey(), base, head, branch, who, examples, message, values);
+    }
+
+    /**
+     * As {@code merit push} and the daemon build it, signed with {@code key} instead of the
+     * repository's own (the load harness simulates many contributors over one local store).
+     */
+    public static ProposalUpload build(Repository repo, PrivateKey key, ObjectId base, ObjectId head, String branch, String who,
+                                       long examples, String message, ValueCoding values) {
         Path fisherFile = null;
         try (SafetensorsFile b = repo.openVersion(base); SafetensorsFile h = repo.openVersion(head)) {
             ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(values));
@@ -40,7 +50,7 @@ final class CommitProposal {
             java.util.Optional<SafetensorsFile> gram = repo.openGram(head);
             gram.ifPresent(pb::gram);
             try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
-                return pb.build(branch, base.name(), who, examples, message, cfg.privateKey());
+                return pb.build(branch, base.name(), who, examples, message, key);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

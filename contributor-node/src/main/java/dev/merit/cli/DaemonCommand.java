@@ -20,9 +20,6 @@ import dev.merit.store.Repository;
 import dev.merit.tensor.TensorSource;
 import dev.merit.train.Engines;
 import dev.merit.train.Evaluator;
-import dev.merit.train.Fisher;
-import dev.merit.train.MaskedTrainer;
-import dev.merit.train.Masks;
 import dev.merit.train.TrainListener;
 import dev.merit.train.TrainResult;
 import dev.merit.train.TrainRound;
@@ -63,40 +60,11 @@ final class DaemonCommand extends BaseCommand {
     @Mixin
     TrainingOptions opts;
 
-    @Option(names = "--shard", paramLabel = "SPEC", defaultValue = "all",
-            description = "Training examples: all, iid:K:i, dirichlet:ALPHA:K:i, classes:C:K:i (default ${DEFAULT-VALUE}).")
-    String shard;
-
-    @Option(names = "--shard-seed", defaultValue = "0", description = "Seed of the shard split (default ${DEFAULT-VALUE}).")
-    long shardSeed;
+    @Mixin
+    RoundOptions training;
 
     @Option(names = "--rounds", defaultValue = "0", description = "Stop after pushing R updates (default: run until stopped).")
     int rounds;
-
-    @Option(names = "--steps", defaultValue = "100", description = "Training steps per round (default ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "0.05", description = "Learning rate (default ${DEFAULT-VALUE}).")
-    double lr;
-
-    @Option(names = "--optimizer", paramLabel = "sgd|adam", defaultValue = "sgd", description = "Default ${DEFAULT-VALUE}.")
-    String optimizer;
-
-    @Option(names = "--density", paramLabel = "D", defaultValue = "0.01",
-            description = "Fraction of the parameters an update may change (default ${DEFAULT-VALUE}).")
-    double density;
-
-    @Option(names = "--mask", paramLabel = "fish|random|magnitude|none", defaultValue = "fish", description = "Default ${DEFAULT-VALUE}.")
-    String mask;
-
-    @Option(names = "--fisher-samples", paramLabel = "N", defaultValue = "256", description = "Default ${DEFAULT-VALUE}.")
-    int fisherSamples;
-
-    @Option(names = "--fisher", paramLabel = "empirical|exact", defaultValue = "empirical", description = "Default ${DEFAULT-VALUE}.")
-    String fisher;
 
     @Option(names = "--values", paramLabel = "exact|fp16|bf16|int8", defaultValue = "fp16",
             description = "How changed values are stored and sent (default ${DEFAULT-VALUE}).")
@@ -142,12 +110,9 @@ final class DaemonCommand extends BaseCommand {
             throw new InvalidInputException("--rounds must be >= 0, got " + rounds);
         }
         coding = CommitCli.parseValues(values);
-        MaskedTrainer.Optimizer.parse(optimizer);
-        Masks.Kind.parse(mask);
-        Fisher.Kind.parse(fisher);
-        ShardSpec shardSpec = ShardSpec.parse(shard);
+        training.check();
         DataDir dir = DataDir.of(opts.data == null ? null : path(opts.data));
-        data = shardSpec.select(dir.train(), shardSeed);
+        data = training.select(dir);
         Examples val = ShardSpec.validation(dir.train());
         validation = val.size() > valExamples ? val.sample(valExamples, 7) : val;
         device = Engines.device(opts.device);
@@ -316,9 +281,7 @@ final class DaemonCommand extends BaseCommand {
         say("training", n -> n.put("round", round).put("version", rb.number()), null);
         ObjectNode prov = JsonNodeFactory.instance.objectNode();
         prov.putObject(PROVENANCE).put("trained_on", rb.head().name()).put("version", rb.number()).put("round", round);
-        TrainRound t = TrainRound.on(repo).setData(data).setSteps(steps).setBatch(batch).setLearningRate(lr)
-                .setOptimizer(MaskedTrainer.Optimizer.parse(optimizer)).setDensity(density).setMask(Masks.Kind.parse(mask))
-                .setFisherSamples(fisherSamples).setFisher(Fisher.Kind.parse(fisher)).setValues(coding)
+        TrainRound t = training.configure(TrainRound.on(repo)).setData(data).setValues(coding)
                 .setSeed(seed + done).setDevice(device).setProvenance(prov)
                 .setMessage("daemon round " + round + " on version " + rb.number() + " (" + data.description() + ")")
                 .setListener(new TrainListener() {

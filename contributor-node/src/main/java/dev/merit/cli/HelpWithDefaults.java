@@ -24,6 +24,33 @@ final class HelpWithDefaults extends CommandLine.Help {
         super(spec, scheme);
     }
 
+    /**
+     * The command's description as paragraphs wrapped to the help width. Descriptions are written
+     * as lines that fit the source; picocli would wrap each one on its own and leave ragged stubs.
+     * A line beginning with "merit " starts a paragraph (a usage form); other lines, indented or
+     * not, continue the one before.
+     */
+    @Override
+    public String description(Object... params) {
+        String[] lines = commandSpec().usageMessage().description();
+        if (lines.length == 0) {
+            return "";
+        }
+        java.util.List<String> paragraphs = new java.util.ArrayList<>();
+        for (String line : lines) {
+            String text = line.strip();
+            if (paragraphs.isEmpty() || text.isEmpty() || text.startsWith("merit ")) {
+                paragraphs.add(text);
+            } else {
+                int last = paragraphs.size() - 1;
+                paragraphs.set(last, paragraphs.get(last).isEmpty() ? text : paragraphs.get(last) + " " + text);
+            }
+        }
+        return join(colorScheme().ansi(), commandSpec().usageMessage().width(),
+                commandSpec().usageMessage().adjustLineBreaksForWideCJKCharacters(),
+                paragraphs.toArray(String[]::new), new StringBuilder(), params).toString();
+    }
+
     @Override
     public IOptionRenderer createDefaultOptionRenderer() {
         IOptionRenderer plain = super.createDefaultOptionRenderer();

@@ -19,6 +19,10 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        // DJL logs routine steps at INFO; a command prints only what its user asked for.
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
         int code = run(Path.of("").toAbsolutePath(), out, err, args);

@@ -1,6 +1,7 @@
 package dev.merit.cli;
 
 import dev.merit.remote.LocalConfig;
+import dev.merit.remote.Remote;
 import dev.merit.remote.RemoteClient;
 import dev.merit.remote.RemoteProposal;
 import java.io.PrintWriter;
@@ -36,8 +37,17 @@ final class RemoteSupport {
         return cfg.flatMap(c -> looksLikeUrl(remote) ? Optional.empty() : c.token(remote)).orElse(null);
     }
 
+    /** A remote name from the repository's config with its TLS trust (CA file, pin), or a URL as it is. */
+    static Remote remote(Optional<LocalConfig> cfg, String remoteOrUrl) {
+        if (looksLikeUrl(remoteOrUrl)) {
+            return Remote.of(remoteOrUrl);
+        }
+        return cfg.orElseThrow(() -> new dev.merit.error.NotFoundException(
+                "'" + remoteOrUrl + "' is not a URL, and there is no repository here to look the remote up in")).remote(remoteOrUrl);
+    }
+
     static RemoteClient connect(String explicitToken, Optional<LocalConfig> cfg, String remoteOrUrl) {
-        return RemoteClient.connect(url(cfg, remoteOrUrl), token(explicitToken, cfg, remoteOrUrl));
+        return RemoteClient.connect(remote(cfg, remoteOrUrl), token(explicitToken, cfg, remoteOrUrl));
     }
 
     static String status(RemoteProposal.Status s) {
@@ -51,6 +61,7 @@ final class RemoteSupport {
         }
         if (checks) {
             p.checks().forEach(c -> out.printf("  %-4s %-10s %s%n", c.passed() ? "ok" : "FAIL", c.name(), c.detail()));
+            p.signingKey().ifPresent(k -> out.println("  signed with key " + k + " (merit key verify " + p.id() + ")"));
         }
         if (p.status() != RemoteProposal.Status.REJECTED) {
             out.printf("  %d entries, density %.4g, L2 norm %.4g, staleness %d (weight %.4g)%n",

@@ -4,15 +4,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.merit.store.Repository;
 import dev.merit.tensor.DType;
 import dev.merit.train.Engines;
-import dev.merit.train.Fisher;
-import dev.merit.train.Masks;
-import dev.merit.train.MaskedTrainer;
 import dev.merit.train.TrainListener;
 import dev.merit.train.TrainResult;
 import dev.merit.train.TrainRound;
 import dev.merit.train.data.DataDir;
 import dev.merit.train.data.Examples;
-import dev.merit.train.data.ShardSpec;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -30,42 +26,8 @@ final class TrainCommand extends BaseCommand {
     @Mixin
     TrainingOptions opts;
 
-    @Option(names = "--shard", paramLabel = "SPEC", defaultValue = "all",
-            description = "Which training examples: all, iid:K:i, dirichlet:ALPHA:K:i, classes:C:K:i (default ${DEFAULT-VALUE}); "
-                    + "the validation split is never included.")
-    String shard;
-
-    @Option(names = "--shard-seed", defaultValue = "0", description = "Seed of the shard split (default ${DEFAULT-VALUE}).")
-    long shardSeed;
-
-    @Option(names = "--steps", defaultValue = "100", description = "Training steps (default ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "0.05", description = "Learning rate (default ${DEFAULT-VALUE}).")
-    double lr;
-
-    @Option(names = "--optimizer", paramLabel = "sgd|adam", defaultValue = "sgd", description = "Default ${DEFAULT-VALUE}.")
-    String optimizer;
-
-    @Option(names = "--density", paramLabel = "D", defaultValue = "0.01",
-            description = "Fraction of the parameters the update may change (default ${DEFAULT-VALUE}).")
-    double density;
-
-    @Option(names = "--mask", paramLabel = "fish|random|magnitude|none", defaultValue = "fish",
-            description = "How the entries are chosen (default ${DEFAULT-VALUE}); none trains all and keeps the largest changes.")
-    String mask;
-
-    @Option(names = "--fisher-samples", paramLabel = "N", defaultValue = "256",
-            description = "Examples for the Fisher estimates (default ${DEFAULT-VALUE}).")
-    int fisherSamples;
-
-    @Option(names = "--fisher", paramLabel = "empirical|exact", defaultValue = "empirical",
-            description = "The Fisher attached for merging: squared gradients on the true labels, or the expectation "
-                    + "over the model's predictions (default ${DEFAULT-VALUE}).")
-    String fisher;
+    @Mixin
+    RoundOptions round;
 
     @Option(names = "--regmean", description = "Attach each linear layer's input Gram matrix (RegMean statistics).")
     boolean regmean;
@@ -91,7 +53,6 @@ final class TrainCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        ShardSpec shardSpec = ShardSpec.parse(shard);
         DataDir dir = DataDir.of(opts.data == null ? null : path(opts.data));
         DType gd = switch (gramDtype.toLowerCase()) {
             case "f32" -> DType.F32;
@@ -99,11 +60,7 @@ final class TrainCommand extends BaseCommand {
             default -> throw new dev.merit.error.InvalidInputException("--gram-dtype must be f32 or f16, got '" + gramDtype + "'");
         };
         try (Repository repo = openRepository()) {
-            TrainRound round = TrainRound.on(repo)
-                    .setSteps(steps).setBatch(batch).setLearningRate(lr)
-                    .setOptimizer(MaskedTrainer.Optimizer.parse(optimizer))
-                    .setDensity(density).setMask(Masks.Kind.parse(mask))
-                    .setFisherSamples(fisherSamples).setFisher(Fisher.Kind.parse(fisher))
+            TrainRound round = this.round.configure(TrainRound.on(repo))
                     .setRegmean(regmean).setGramDtype(gd)
                     .setValues(CommitCli.parseValues(values)).setSeed(seed)
                     .setMessage(message);
@@ -111,7 +68,7 @@ final class TrainCommand extends BaseCommand {
             if (author != null) {
                 round.setAuthor(author);
             }
-            Examples data = shardSpec.select(dir.train(), shardSeed);
+            Examples data = this.round.select(dir);
             round.setData(data).setDevice(Engines.device(opts.device));
             boolean terminal = !json && !root.quiet && System.console() != null && System.console().isTerminal();
             if (terminal) {

@@ -28,7 +28,8 @@ public final class Experiments {
             case "q2" -> new SparseExperiment(lab, cfg, progress).q2(seeds,
                     models == null || models.isEmpty() ? List.of(cfg.model(), cfg.cnn()) : models,
                     (optimizers == null ? List.of("sgd", "adam") : optimizers).stream().map(MaskedTrainer.Optimizer::parse).toList());
-            case "q3" -> throw new InvalidInputException("experiment q3 (collaboration through a coordinator) is not implemented yet");
+            // q3 starts coordinators, which only the CLI can: CollaborationExperiment.run, from merit experiment q3.
+            case "q3" -> throw new InvalidInputException("experiment q3 runs through CollaborationExperiment.run (merit experiment q3)");
             default -> throw new InvalidInputException("experiment must be q1, q2, q3 or q4, got '" + which + "'");
         };
         r.config().put("seeds", seeds);

@@ -248,7 +248,7 @@ final class MergeExperiment {
 
     static {
         Q4_COORDINATOR.put("median, gate on merges", List.of("--strategy", "median", "--gate-on", "merges"));
-        Q4_COORDINATOR.put("trimmed-mean, gate on merges", List.of("--strategy", "trimmed-mean", "--strategy-param", "beta=0.2",
+        Q4_COORDINATOR.put("trimmed-mean, gate on merges", List.of("--strategy", "trimmed-mean", "--merge-param", "beta=0.2",
                 "--gate-on", "merges"));
         Q4_COORDINATOR.put("average, gate on merges", List.of("--strategy", "average", "--gate-on", "merges"));
         Q4_COORDINATOR.put("median, gate on proposals", List.of("--strategy", "median", "--gate-on", "proposals"));

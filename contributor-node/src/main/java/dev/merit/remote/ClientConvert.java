@@ -6,6 +6,8 @@ import dev.merit.proto.v1.Principal;
 import dev.merit.proto.v1.Proposal;
 import dev.merit.proto.v1.ProposalStatus;
 import dev.merit.proto.v1.Role;
+import dev.merit.proto.v1.SigningKey;
+import dev.merit.proto.v1.TokenInfo;
 import dev.merit.proto.v1.VersionEvent;
 import dev.merit.store.ObjectId;
 import java.time.Instant;
@@ -25,7 +27,29 @@ final class ClientConvert {
                 p.getReasonsList(), p.getChecksList().stream().map(c -> new RemoteProposal.Check(c.getName(), c.getPassed(), c.getDetail())).toList(),
                 p.getDigest(), p.getStaleness(), p.getStalenessWeight(), p.getExampleCount(), p.getHasFisher(), p.getEntries(),
                 p.getDensity(), p.getNorm(), p.getPayloadBytes(), p.getMessage(), Instant.ofEpochMilli(p.getCreatedUnixMs()),
-                nonEmpty(p.getMergedIn()), nonEmpty(p.getReview()));
+                nonEmpty(p.getMergedIn()), nonEmpty(p.getReview()), nonEmpty(p.getSigningKey()),
+                p.getSignature().isEmpty() ? Optional.empty() : Optional.of(java.util.HexFormat.of().formatHex(p.getSignature().toByteArray())));
+    }
+
+    static RemoteToken token(TokenInfo t) {
+        return new RemoteToken(t.getId(), t.getName(), identity(Principal.newBuilder().setName(t.getName()).setRole(t.getRole()).build()).role(),
+                Instant.ofEpochMilli(t.getCreatedUnixMs()), instant(t.getExpiresUnixMs()), instant(t.getRevokedUnixMs()),
+                nonEmpty(t.getRevokedBy()));
+    }
+
+    static RemoteKey key(SigningKey k) {
+        RemoteKey.Status st = switch (k.getStatus()) {
+            case KEY_STATUS_CURRENT -> RemoteKey.Status.CURRENT;
+            case KEY_STATUS_SUPERSEDED -> RemoteKey.Status.SUPERSEDED;
+            case KEY_STATUS_REVOKED -> RemoteKey.Status.REVOKED;
+            default -> throw new InvalidInputException("key " + k.getFingerprint() + ": status " + k.getStatus() + " is not one this client knows");
+        };
+        return new RemoteKey(k.getContributor(), k.getFingerprint(), k.getPublicKey().toByteArray(), st, instant(k.getRegisteredUnixMs()),
+                instant(k.getSupersededUnixMs()), nonEmpty(k.getSupersededBy()), instant(k.getRevokedUnixMs()), nonEmpty(k.getRevokedBy()));
+    }
+
+    private static Optional<Instant> instant(long unixMs) {
+        return unixMs == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(unixMs));
     }
 
     static RemoteProposal.Status status(ProposalStatus s) {

@@ -8,6 +8,13 @@ import dev.merit.proto.v1.BackupRequest;
 import dev.merit.proto.v1.BackupResponse;
 import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.CreateTokenRequest;
+import dev.merit.proto.v1.CreateTokenResponse;
+import dev.merit.proto.v1.ListKeysRequest;
+import dev.merit.proto.v1.ListTokensRequest;
+import dev.merit.proto.v1.RevokeKeyRequest;
+import dev.merit.proto.v1.RevokeTokenRequest;
+import dev.merit.proto.v1.RotateKeyRequest;
+import dev.merit.proto.v1.RotateKeyResponse;
 import dev.merit.proto.v1.FetchRequest;
 import dev.merit.proto.v1.FetchResponse;
 import dev.merit.proto.v1.GetProposalRequest;
@@ -49,7 +56,6 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
@@ -87,37 +93,46 @@ public final class RemoteClient implements AutoCloseable {
     private final ManagedChannel channel;
     private final Channel calls;
     private final String target;
+    /** Whether the channel speaks TLS (empty for a channel handed in), to explain a failed handshake. */
+    private final Optional<Boolean> tls;
 
-    private RemoteClient(ManagedChannel channel, Channel calls, String target) {
+    private RemoteClient(ManagedChannel channel, Channel calls, String target, Optional<Boolean> tls) {
         this.channel = channel;
         this.calls = calls;
         this.target = target;
+        this.tls = tls;
     }
 
     /**
-     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}) with a bearer token;
-     * extra interceptors run closest to the transport (tests use one to cut streams).
+     * Connects to {@code url} ({@code merit://HOST:PORT} or {@code HOST:PORT}; {@code merits://HOST:PORT}
+     * for TLS checked against the system's certificate authorities) with a bearer token; extra
+     * interceptors run closest to the transport (tests use one to cut streams).
      */
     public static RemoteClient connect(String url, String token, ClientInterceptor... extra) {
-        String target = target(url);
-        ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        return connect(Remote.of(url), token, extra);
+    }
+
+    /** Connects to {@code remote}, trusting its certificate as the remote says (CA file, pin). */
+    public static RemoteClient connect(Remote remote, String token, ClientInterceptor... extra) {
+        ManagedChannel ch = RemoteChannels.open(remote);
         List<ClientInterceptor> is = new ArrayList<>(List.of(extra));
         is.add(bearer(token));
-        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), target);
+        return new RemoteClient(ch, ClientInterceptors.intercept(ch, is), remote.target(), Optional.of(remote.tls()));
     }
 
     /** Connects over an existing channel (in-process tests). */
     public static RemoteClient over(ManagedChannel channel, String token) {
-        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority());
+        return new RemoteClient(channel, ClientInterceptors.intercept(channel, bearer(token)), channel.authority(), Optional.empty());
     }
 
     public static String target(String url) {
-        String t = url.startsWith("merit://") ? url.substring("merit://".length()) : url;
+        String t = url.startsWith(Remote.PLAIN_SCHEME) ? url.substring(Remote.PLAIN_SCHEME.length())
+                : url.startsWith(Remote.TLS_SCHEME) ? url.substring(Remote.TLS_SCHEME.length()) : url;
         if (t.endsWith("/")) {
             t = t.substring(0, t.length() - 1);
         }
         if (!t.matches("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}")) {
-            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT");
+            throw new InvalidInputException("remote URL '" + url + "': expected merit://HOST:PORT (or merits://HOST:PORT for TLS)");
         }
         return t;
     }
@@ -159,7 +174,7 @@ public final class RemoteClient implements AutoCloseable {
         try {
             return c.get();
         } catch (StatusRuntimeException e) {
-            throw RemoteException.of(what, target, e);
+            throw RemoteException.of(what, target, e, tls);
         }
     }
 
@@ -187,6 +202,50 @@ public final class RemoteClient implements AutoCloseable {
     public String registerKey(byte[] publicKey) {
         return call("key register", () -> admin().registerKey(RegisterKeyRequest.newBuilder()
                 .setPublicKey(ByteString.copyFrom(publicKey)).build()).getFingerprint());
+    }
+
+    /** A new token (shown once) and how it is listed. */
+    public record CreatedToken(String token, RemoteToken info) {}
+
+    /** A token for {@code name} with {@code role}, valid until {@code expires} if given (maintainers). */
+    public CreatedToken createToken(String name, RemoteIdentity.Role role, Optional<java.time.Instant> expires) {
+        CreateTokenResponse r = call("token create", () -> admin().createToken(CreateTokenRequest.newBuilder().setName(name)
+                .setRole(ClientConvert.role(role)).setExpiresUnixMs(expires.map(java.time.Instant::toEpochMilli).orElse(0L)).build()));
+        return new CreatedToken(r.getToken(), ClientConvert.token(r.getInfo()));
+    }
+
+    /** Every token on the coordinator, oldest first, without the tokens (maintainers). */
+    public List<RemoteToken> tokens() {
+        return call("token list", () -> admin().listTokens(ListTokensRequest.getDefaultInstance()).getTokensList()
+                .stream().map(ClientConvert::token).toList());
+    }
+
+    /** Revokes the token with that id, else every active token of that name (maintainers); returns what was revoked. */
+    public List<RemoteToken> revokeToken(String idOrName) {
+        return call("token revoke", () -> admin().revokeToken(RevokeTokenRequest.newBuilder().setIdOrName(idOrName).build())
+                .getRevokedList().stream().map(ClientConvert::token).toList());
+    }
+
+    /** A rotation: the key it replaced and the new current key (fingerprints). */
+    public record KeyRotation(String previous, String current) {}
+
+    /** Makes {@code publicKey} the caller's current key; {@code proof}: the current key's signature of {@code KeyProofs.rotation}. */
+    public KeyRotation rotateKey(byte[] publicKey, byte[] proof) {
+        RotateKeyResponse r = call("key rotate", () -> admin().rotateKey(RotateKeyRequest.newBuilder()
+                .setPublicKey(ByteString.copyFrom(publicKey)).setProof(ByteString.copyFrom(proof)).build()));
+        return new KeyRotation(r.getPreviousFingerprint(), r.getFingerprint());
+    }
+
+    /** Revokes a key (its owner, or a maintainer); {@code proof}, if not empty, is the key's signature of {@code KeyProofs.revocation}. */
+    public RemoteKey revokeKey(String fingerprint, byte[] proof) {
+        return ClientConvert.key(call("key revoke", () -> admin().revokeKey(RevokeKeyRequest.newBuilder().setFingerprint(fingerprint)
+                .setProof(ByteString.copyFrom(proof)).build())));
+    }
+
+    /** {@code contributor}'s keys (the caller's if empty), former ones too, the current one last. */
+    public List<RemoteKey> keys(String contributor) {
+        return call("key list", () -> admin().listKeys(ListKeysRequest.newBuilder().setContributor(contributor).build())
+                .getKeysList().stream().map(ClientConvert::key).toList());
     }
 
     // ---------------------------------------------------------------- versions
@@ -287,7 +346,7 @@ public final class RemoteClient implements AutoCloseable {
 
                     @Override
                     public void onError(Throwable t) {
-                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s)
+                        onError.accept(t instanceof StatusRuntimeException s ? RemoteException.of("watch", target, s, tls)
                                 : new MeritException("watch (" + target + "): " + t.getMessage(), t));
                     }
 
@@ -391,7 +450,7 @@ public final class RemoteClient implements AutoCloseable {
             return f.get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof StatusRuntimeException s) {
-                throw RemoteException.of(what, target, s);
+                throw RemoteException.of(what, target, s, tls);
             }
             throw new MeritException(what + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {

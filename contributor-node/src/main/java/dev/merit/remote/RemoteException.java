@@ -33,8 +33,16 @@ public class RemoteException extends MeritException {
 
     /** Keeps the CLI's exit codes meaningful: not found stays "not found", bad input stays "invalid input". */
     static MeritException of(String what, String target, StatusRuntimeException e) {
+        return of(what, target, e, java.util.Optional.empty());
+    }
+
+    /** As above; {@code tls} (when known) says whether the channel spoke TLS, to explain a failed handshake. */
+    static MeritException of(String what, String target, StatusRuntimeException e, java.util.Optional<Boolean> tls) {
         Status s = e.getStatus();
         String desc = s.getDescription() != null ? s.getDescription() : s.getCode().name();
+        if (s.getCode() == Status.Code.UNAVAILABLE) {
+            desc = TlsFailure.describe(e, desc, tls).orElse(desc);
+        }
         String msg = what + " (" + target + "): " + desc + " [" + s.getCode() + "]";
         return switch (s.getCode()) {
             case NOT_FOUND -> new NotFound(msg, e);

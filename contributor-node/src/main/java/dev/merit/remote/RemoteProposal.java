@@ -16,11 +16,14 @@ import java.util.Optional;
  * @param norm            L2 norm of the delta
  * @param mergedIn        the commit that merged it, once merged
  * @param review          a maintainer's decision, once reviewed
+ * @param signingKey      fingerprint of the contributor's key that signed it (accepted proposals)
+ * @param signature       that Ed25519 signature of the digest, in hex, to verify with that key
  */
 public record RemoteProposal(String id, String branch, String contributor, String baseVersion, Status status,
                              List<String> reasons, List<Check> checks, String digest, long staleness, double stalenessWeight,
                              long exampleCount, boolean hasFisher, long entries, double density, double norm, long payloadBytes,
-                             String message, Instant created, Optional<String> mergedIn, Optional<String> review) {
+                             String message, Instant created, Optional<String> mergedIn, Optional<String> review,
+                             Optional<String> signingKey, Optional<String> signature) {
 
     public enum Status {
         /** Passed validation; waits for the merge policy or a maintainer. */

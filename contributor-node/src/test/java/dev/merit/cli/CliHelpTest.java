@@ -60,6 +60,32 @@ class CliHelpTest {
         }
     }
 
+    /** The description block of every help: lines filled up to picocli's 79 columns until a paragraph ends, not one row per source line. */
+    @Test
+    void descriptionsWrapAsParagraphs() {
+        List<String> ragged = new ArrayList<>();
+        for (List<String> path : commandPaths()) {
+            List<String> lines = run(Stream.concat(path.stream(), Stream.of("--help")).toArray(String[]::new)).out().lines().toList();
+            int i = 0;
+            while (i < lines.size() && !lines.get(i).startsWith("Usage: ")) {
+                i++;
+            }
+            i++;
+            while (i < lines.size() && lines.get(i).startsWith(" ")) {
+                i++; // the synopsis' continuation lines
+            }
+            for (; i + 1 < lines.size() && !lines.get(i + 1).startsWith(" "); i++) {
+                String line = lines.get(i);
+                String next = lines.get(i + 1);
+                boolean paragraphEnds = next.isEmpty() || next.startsWith("merit ");
+                if (!paragraphEnds && line.length() + 1 + next.split(" ", 2)[0].length() < 80) {
+                    ragged.add(path + ": '" + line + "' / '" + next + "'");
+                }
+            }
+        }
+        assertEquals(List.of(), ragged);
+    }
+
     @Test
     void everyOptionAndParameterIsDescribed() {
         List<String> undescribed = new ArrayList<>();

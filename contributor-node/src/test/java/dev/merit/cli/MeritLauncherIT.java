@@ -94,6 +94,7 @@ class MeritLauncherIT {
         assertEquals(0, demo.code(), demo.toString());
         com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(demo.out());
         assertTrue(n.path("ok").asBoolean(), demo.out());
+        assertFalse(demo.err().contains("SLF4J"), "logging set-up noise on stderr: " + demo.err());
         assertEquals(2, n.path("rounds").size(), demo.out());
         double base = n.path("base_accuracy").asDouble();
         assertTrue(base > 0.1 && base < 1, demo.out());

@@ -17,6 +17,7 @@ import dev.merit.coordinator.proposals.RequestLimits;
 import dev.merit.coordinator.proposals.UploadLimits;
 import dev.merit.coordinator.proposals.Uploads;
 import dev.merit.coordinator.review.ReviewService;
+import dev.merit.coordinator.tls.ServerTls;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationChain;
 import dev.merit.coordinator.validate.ValidationConfig;
@@ -69,9 +70,11 @@ public final class Coordinator implements AutoCloseable {
     private final CoordinatorMetrics metrics;
     private final Optional<EventBus> events;
     private final Optional<HttpEndpoint> http;
+    private final ServerTls tls;
 
     private Coordinator(Builder b) {
         Path data = b.dataDir.toAbsolutePath().normalize();
+        this.tls = b.tls;
         this.repo = Files.isDirectory(data.resolve(Repository.DIR_NAME).resolve("db")) ? Repository.open(data) : Repository.init(data);
         List<AutoCloseable> started = new ArrayList<>();
         try {
@@ -89,7 +92,7 @@ public final class Coordinator implements AutoCloseable {
                 this.events = Optional.empty();
             }
             if (b.httpPort >= 0) {
-                HttpEndpoint h = HttpEndpoint.start(b.host, b.httpPort, metrics);
+                HttpEndpoint h = HttpEndpoint.start(b.host, b.httpPort, metrics, Optional.ofNullable(b.tls).map(ServerTls::sslContext));
                 started.add(h);
                 this.http = Optional.of(h);
             } else {
@@ -116,7 +119,7 @@ public final class Coordinator implements AutoCloseable {
                     }, e -> LOG.log(Level.WARNING, "merge failed", e));
             started.add(policy);
             ValidationChain validation = ValidationChain.standard(vc, repo, versions::behindHead,
-                    keys::find, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
+                    keys::find, keys::refuseIfSignedByFormerKey, ledger.store()::byDigest, versions::requireHead, Optional.ofNullable(b.gate), tmp);
             Uploads uploads = new Uploads(data.resolve(Repository.DIR_NAME).resolve("uploads"), b.uploadLimits);
             started.add(uploads);
             this.proposals = new ProposalService(ledger, uploads, validation,
@@ -132,8 +135,14 @@ public final class Coordinator implements AutoCloseable {
             this.versionService = new VersionService(versions);
             this.admin = new AdminService(tokens, keys, Optional.of(repo));
             this.executor = Executors.newVirtualThreadPerTaskExecutor();
-            ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder
-                    : NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
+            ServerBuilder<?> sb = b.serverBuilder;
+            if (sb == null) {
+                NettyServerBuilder netty = NettyServerBuilder.forAddress(new InetSocketAddress(b.host, b.port));
+                if (b.tls != null) {
+                    netty.sslContext(b.tls.grpcContext());
+                }
+                sb = netty;
+            }
             GrpcServices.create(tokens, admin, proposals, policy, versionService, n -> {
                 metrics.bytesReceived(n);
                 b.hooks.bytesReceived(n);
@@ -176,6 +185,11 @@ public final class Coordinator implements AutoCloseable {
     /** The event bus, when Kafka was configured. */
     public Optional<EventBus> events() {
         return events;
+    }
+
+    /** The certificate both ports serve, when TLS was configured. */
+    public Optional<ServerTls> tls() {
+        return Optional.ofNullable(tls);
     }
 
     /** The HTTP endpoint's port, when one was asked for. */
@@ -294,6 +308,7 @@ public final class Coordinator implements AutoCloseable {
         private int httpPort = -1;
         private UploadLimits uploadLimits = UploadLimits.defaults();
         private RequestLimits requestLimits = RequestLimits.defaults();
+        private ServerTls tls;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir);
@@ -363,6 +378,15 @@ public final class Coordinator implements AutoCloseable {
         /** Message sizes, pushes per minute per contributor, listing page size. */
         public Builder requestLimits(RequestLimits limits) {
             this.requestLimits = Objects.requireNonNull(limits);
+            return this;
+        }
+
+        /**
+         * Serve the gRPC port and the HTTP port over TLS with this certificate; null (default) for
+         * plain text. Applies to the Netty server this builder makes, not to a {@link #serverBuilder}.
+         */
+        public Builder tls(ServerTls t) {
+            this.tls = t;
             return this;
         }
 

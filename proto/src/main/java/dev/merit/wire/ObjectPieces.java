@@ -65,6 +65,7 @@ public final class ObjectPieces {
         private ObjectId current;
         private ObjectKind kind;
         private byte[] buf;
+        private long declared;
         private int filled;
         private long objects;
         private long bytes;
@@ -84,19 +85,24 @@ public final class ObjectPieces {
                 }
                 current = id;
                 kind = kind(p.getType());
-                buf = new byte[(int) p.getSize()];
+                declared = p.getSize();
+                // Grown as bytes arrive: a declared size alone must not make the receiver allocate it.
+                buf = new byte[(int) Math.min(declared, PIECE)];
                 filled = 0;
             } else if (!current.equals(id) || p.getOffset() != filled) {
                 throw new InvalidInputException("object " + current.abbreviate(12) + ": piece of " + id.abbreviate(12)
-                        + " at offset " + p.getOffset() + " arrived before it was complete (" + filled + " of " + buf.length + " bytes)");
+                        + " at offset " + p.getOffset() + " arrived before it was complete (" + filled + " of " + declared + " bytes)");
+            }
+            if (filled + (long) p.getData().size() > declared) {
+                throw new InvalidInputException("object " + id.abbreviate(12) + ": more than its declared " + declared + " bytes");
             }
             if (filled + p.getData().size() > buf.length) {
-                throw new InvalidInputException("object " + id.abbreviate(12) + ": more than its declared " + buf.length + " bytes");
+                buf = java.util.Arrays.copyOf(buf, (int) Math.min(declared, Math.max(filled + p.getData().size(), 2L * buf.length)));
             }
             p.getData().copyTo(buf, filled);
             filled += p.getData().size();
             bytes += p.getData().size();
-            if (filled == buf.length) {
+            if (filled == declared) {
                 ObjectId done = current;
                 byte[] b = buf;
                 current = null;
@@ -109,7 +115,7 @@ public final class ObjectPieces {
         /** Throws if an object was left half-received. */
         public void finish() {
             if (current != null) {
-                throw new InvalidInputException("object " + current.abbreviate(12) + " ended after " + filled + " of " + buf.length + " bytes");
+                throw new InvalidInputException("object " + current.abbreviate(12) + " ended after " + filled + " of " + declared + " bytes");
             }
         }
 

@@ -36,11 +36,20 @@ public final class WireConvert {
             throw new InvalidInputException("tensor '" + s.getName() + "': unknown dtype '" + s.getDtype() + "'");
         }
         long[] shape = s.getShapeList().stream().mapToLong(Long::longValue).toArray();
+        TensorInfo t;
         try {
-            return new TensorInfo(s.getName(), dt, shape);
+            t = new TensorInfo(s.getName(), dt, shape);
         } catch (IllegalArgumentException e) {
             throw new InvalidInputException(e.getMessage());
         }
+        try {
+            t.byteSize();
+        } catch (ArithmeticException e) {
+            // Refused here, so no later numel() or byteSize() on a peer's tensor can overflow.
+            throw new InvalidInputException("tensor '" + s.getName() + "': shape " + t.shapeString() + " of " + dt
+                    + " holds more than 2^63 bytes");
+        }
+        return t;
     }
 
     public static ProposalHeader header(ProposalSpec s, long resumeOffset) {

@@ -44,6 +44,8 @@ public final class MaskedTrainer {
     private final Optimizer optimizer;
     private final float lr;
     private final Map<String, NDArray[]> adamState = new HashMap<>();
+    private float proximal;
+    private Map<String, NDArray> anchor = Map.of();
 
     /** {@code mask} null trains every entry. */
     public MaskedTrainer(Model model, Masks.Mask mask, Optimizer optimizer, double lr) {
@@ -54,6 +56,28 @@ public final class MaskedTrainer {
         for (NDArray p : model.params().values()) {
             p.setRequiresGradient(true);
         }
+    }
+
+    /**
+     * Adds FedProx's proximal term {@code mu/2 ||w - w0||^2} to the loss, with {@code w0} the
+     * weights now (the version the round started from), so local training cannot drift far from it.
+     * 0 turns it off.
+     */
+    public MaskedTrainer withProximal(double mu) {
+        if (!(mu >= 0) || Double.isInfinite(mu)) {
+            throw new dev.merit.error.InvalidInputException("--proximal must be a finite number >= 0, got " + mu);
+        }
+        this.proximal = (float) mu;
+        Map<String, NDArray> a = new HashMap<>();
+        if (mu > 0) {
+            model.params().forEach((name, p) -> {
+                NDArray c = p.duplicate();
+                c.attach(model.manager());
+                a.put(name, c);
+            });
+        }
+        this.anchor = a;
+        return this;
     }
 
     /** {@code steps} steps of {@code batch} examples drawn from {@code data} in a seeded order. */
@@ -92,6 +116,12 @@ public final class MaskedTrainer {
             NDArray p = e.getValue();
             NDArray g = p.getGradient();
             g.attach(step);
+            if (proximal > 0) {
+                // d/dw of mu/2 ||w - w0||^2
+                NDArray pull = p.sub(anchor.get(e.getKey()));
+                pull.attach(step);
+                g.addi(pull.muli(proximal));
+            }
             NDArray m = mask == null ? null : mask.of(e.getKey());
             if (m != null) {
                 g.muli(m);

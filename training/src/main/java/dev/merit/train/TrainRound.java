@@ -65,6 +65,7 @@ public final class TrainRound {
     private String message;
     private String author;
     private boolean errorFeedback = true;
+    private double proximal;
     private ObjectNode provenance = JsonNodeFactory.instance.objectNode();
     private TrainListener listener = TrainListener.NONE;
 
@@ -192,6 +193,15 @@ public final class TrainRound {
         return this;
     }
 
+    /** FedProx's proximal coefficient mu: local training is pulled toward the version it started from (0, the default: off). */
+    public TrainRound setProximal(double mu) {
+        if (!(mu >= 0) || Double.isInfinite(mu)) {
+            throw new InvalidInputException("--proximal must be a finite number >= 0, got " + mu);
+        }
+        this.proximal = mu;
+        return this;
+    }
+
     /** Extra provenance (e.g. the daemon's round number), merged into the commit's. */
     public TrainRound setProvenance(ObjectNode extra) {
         this.provenance = extra.deepCopy();
@@ -247,7 +257,7 @@ public final class TrainRound {
         Map<String, NDArray> start = new LinkedHashMap<>();
         model.params().forEach((name, p) -> start.put(name, p.duplicate()));
         start.values().forEach(a -> a.attach(work));
-        MaskedTrainer.Stats stats = new MaskedTrainer(model, m, optimizer, lr).train(data, steps, batch, seed, listener);
+        MaskedTrainer.Stats stats = new MaskedTrainer(model, m, optimizer, lr).withProximal(proximal).train(data, steps, batch, seed, listener);
         if (!Double.isFinite(stats.finalLoss())) {
             throw new InvalidInputException("training diverged (loss " + stats.finalLoss() + "); try a smaller --lr");
         }
@@ -340,6 +350,9 @@ public final class TrainRound {
         t.put("fisher", fisherKind.name().toLowerCase());
         t.put("fisher_samples", fisherSamples);
         t.put("regmean", regmean);
+        if (proximal > 0) {
+            t.put("proximal", proximal);
+        }
         t.put("values", values.name().toLowerCase());
         t.put("seed", seed);
         t.put("final_loss", stats.finalLoss());

@@ -8,6 +8,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -17,8 +19,8 @@ public final class AdminService {
     /** A principal and whether a signing key is registered for them. */
     public record Identity(Principal principal, boolean hasKey) {}
 
-    /** A new token (shown once) and whom it identifies. */
-    public record CreatedToken(String token, Identity identity) {}
+    /** A new token (shown once), whom it identifies, and how it is listed. */
+    public record CreatedToken(String token, Identity identity, TokenStore.TokenInfo info) {}
 
     private final TokenStore tokens;
     private final KeyRegistry keys;
@@ -79,16 +81,49 @@ public final class AdminService {
         return new Identity(who, keys.find(who.name()).isPresent());
     }
 
-    /** A token for {@code name} with {@code role} (maintainers). */
+    /** A token for {@code name} with {@code role} that never expires (maintainers). */
     public CreatedToken createToken(Principal who, String name, Role role) {
+        return createToken(who, name, role, Optional.empty());
+    }
+
+    /** A token for {@code name} with {@code role}, valid until {@code expires} if given (maintainers). */
+    public CreatedToken createToken(Principal who, String name, Role role, Optional<Instant> expires) {
         who.require(Role.MAINTAINER, "creating tokens");
-        String token = tokens.create(name, role);
-        return new CreatedToken(token, new Identity(new Principal(name, role), keys.find(name).isPresent()));
+        String token = tokens.create(name, role, expires);
+        return new CreatedToken(token, new Identity(new Principal(name, role), keys.find(name).isPresent()), tokens.info(token));
+    }
+
+    /** Every token, without the tokens themselves (maintainers). */
+    public List<TokenStore.TokenInfo> listTokens(Principal who) {
+        who.require(Role.MAINTAINER, "listing tokens");
+        return tokens.list();
+    }
+
+    /** Revokes the token with id {@code idOrName}, else every active token of that name (maintainers). */
+    public List<TokenStore.TokenInfo> revokeToken(Principal who, String idOrName) {
+        who.require(Role.MAINTAINER, "revoking tokens");
+        return tokens.revoke(idOrName, who.name());
     }
 
     /** Registers the caller's Ed25519 public key (X.509); returns its fingerprint. */
     public String registerKey(Principal who, byte[] publicKey) {
         who.require(Role.CONTRIBUTOR, "registering a signing key");
         return keys.register(who.name(), publicKey);
+    }
+
+    /** Replaces the caller's current key with {@code publicKey}; {@code proof} is the current key's signature of the rotation. */
+    public KeyRegistry.Rotation rotateKey(Principal who, byte[] publicKey, byte[] proof) {
+        who.require(Role.CONTRIBUTOR, "rotating a signing key");
+        return keys.rotate(who.name(), publicKey, proof);
+    }
+
+    /** Revokes a key (its owner, or a maintainer). */
+    public KeyRegistry.KeyInfo revokeKey(Principal who, String fingerprint, byte[] proof) {
+        return keys.revoke(who, fingerprint, proof);
+    }
+
+    /** {@code contributor}'s keys (the caller's if empty), former ones included; public keys are not secret. */
+    public List<KeyRegistry.KeyInfo> listKeys(Principal who, String contributor) {
+        return keys.keys(contributor == null || contributor.isEmpty() ? who.name() : contributor);
     }
 }

@@ -5,13 +5,18 @@ import dev.merit.coordinator.policy.MergePolicy;
 import dev.merit.coordinator.policy.PolicyConfig;
 import dev.merit.coordinator.proposals.RequestLimits;
 import dev.merit.coordinator.proposals.UploadLimits;
+import dev.merit.coordinator.tls.DevCertificate;
+import dev.merit.coordinator.tls.ServerTls;
 import dev.merit.coordinator.validate.AccuracyEvaluator;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.ValidationConfig;
+import dev.merit.error.InvalidInputException;
+import dev.merit.merge.MergeParameters;
 import dev.merit.merge.Strategy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -57,10 +62,13 @@ final class ServeCommand implements Callable<Integer> {
                     + " must carry a Gram matrix per linear layer: merit train --regmean).")
     String strategy;
 
-    @Option(names = "--strategy-param", paramLabel = "KEY=VALUE",
-            description = "A parameter of the strategy, as in a recipe's parameters (e.g. beta=0.2 for trimmed-mean, "
-                    + "byzantine=1 for krum, step_size=0.5); repeat for several.")
-    java.util.Map<String, String> strategyParams = new java.util.LinkedHashMap<>();
+    @Option(names = "--server-lr", paramLabel = "ETA", defaultValue = "1",
+            description = "Server learning rate: a merge moves the head by ETA x the merged change (default ${DEFAULT-VALUE}).")
+    double serverLr;
+
+    @Option(names = "--merge-param", paramLabel = "NAME=VALUE",
+            description = "A merge parameter, as in a recipe (e.g. average_over=touched, fisher_floor=1e-6); repeatable.")
+    java.util.Map<String, String> mergeParams = new java.util.LinkedHashMap<>();
 
     @Option(names = "--batch-size", defaultValue = "8", description = "batch: merge every N accepted proposals (default 8).")
     int batchSize;
@@ -120,11 +128,33 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--upload-idle-minutes", defaultValue = "60", description = "Delete uploads not written for this long (default 60).")
     long uploadIdleMinutes;
 
+    @Option(names = "--tls-cert", paramLabel = "FILE",
+            description = "Serve gRPC and HTTP over TLS with this PEM certificate chain (the server's certificate first); needs --tls-key.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "The PEM PKCS#8 private key (RSA or EC) of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls", paramLabel = "self-signed",
+            description = "self-signed: serve over TLS with a development certificate made in DATA/tls on first start and reused"
+                    + " afterwards; clients pin its printed fingerprint.")
+    String tlsMode;
+
+    /** The merge policy these options describe; bad names or values throw with the parameter named. */
+    PolicyConfig policyConfig() {
+        java.util.Map<String, Object> params = new java.util.LinkedHashMap<>(mergeParams);
+        if (params.keySet().stream().anyMatch(k -> k.replace('-', '_').equalsIgnoreCase("step_size"))) {
+            throw new InvalidInputException("--merge-param step_size: set the server learning rate with --server-lr");
+        }
+        params.put("step_size", serverLr);
+        return PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
+                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
+                .withParameters(MergeParameters.defaults().with(params));
+    }
+
     @Override
     public Integer call() throws InterruptedException {
-        PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
-                .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
-                .withParameters(dev.merit.merge.MergeParameters.defaults().with(strategyParams));
+        PolicyConfig pc = policyConfig();
         ValidationConfig vc = ValidationConfig.defaults().withNorms(maxTensorNorm, maxNorm).withDensity(0, maxDensity)
                 .withStaleness(stalenessLimit, stalenessExponent);
         Path dir = root.workDir().resolve(data).normalize();
@@ -147,6 +177,25 @@ final class ServeCommand implements Callable<Integer> {
                 default -> throw new dev.merit.error.InvalidInputException("--gate-on must be proposals, merges or both, got '" + gateOn + "'");
             }
         }
+        Optional<DevCertificate.Loaded> dev = Optional.empty();
+        ServerTls tls = null;
+        if (tlsMode != null) {
+            if (!tlsMode.equals("self-signed")) {
+                throw new InvalidInputException("--tls " + tlsMode + ": the only mode is self-signed (or give --tls-cert and --tls-key)");
+            }
+            if (tlsCert != null || tlsKey != null) {
+                throw new InvalidInputException("--tls self-signed and --tls-cert/--tls-key exclude each other: choose one");
+            }
+            dev = Optional.of(DevCertificate.loadOrCreate(dir, host));
+            tls = dev.get().tls();
+        } else if (tlsCert != null || tlsKey != null) {
+            if (tlsCert == null || tlsKey == null) {
+                throw new InvalidInputException(tlsCert == null ? "--tls-key needs --tls-cert (the certificate of that key)"
+                        : "--tls-cert needs --tls-key (the certificate's private key)");
+            }
+            tls = ServerTls.fromPem(root.workDir().resolve(tlsCert).normalize(), root.workDir().resolve(tlsKey).normalize());
+        }
+        b.tls(tls);
         if (!kafka.equals("none")) {
             b.kafka(kafka).kafkaConfig(kafkaConfig == null ? null : root.workDir().resolve(kafkaConfig).normalize());
         }
@@ -163,8 +212,21 @@ final class ServeCommand implements Callable<Integer> {
             }
         }, "merit-serve-shutdown");
         try (Coordinator c = b.start()) {
-            out.printf("Merit coordinator on %s:%d (data %s, policy %s, strategy %s)%n", host, c.port(), dir, pc.policy().id(), pc.strategy().id());
-            c.httpPort().ifPresent(p -> out.printf("Review page on http://%s:%d/ (metrics at /metrics)%n", host, p));
+            out.printf("Merit coordinator on %s:%d %s(data %s, policy %s, strategy %s)%n", host, c.port(), tls == null ? "" : "over TLS ",
+                    dir, pc.policy().id(), pc.strategy().id());
+            String scheme = tls == null ? "http" : "https";
+            c.httpPort().ifPresent(p -> out.printf("Review page on %s://%s:%d/ (metrics at /metrics)%n", scheme, host, p));
+            if (dev.isPresent()) {
+                out.printf("TLS: self-signed development certificate %s (%s)%n", dev.get().certFile(), dev.get().created() ? "made now" : "reused");
+            } else if (tls != null) {
+                out.println("TLS: " + tls.source());
+            }
+            if (tls != null) {
+                out.println("TLS certificate fingerprint: " + tls.fingerprint());
+                if (dev.isPresent()) {
+                    out.printf("  clients: merit remote add origin merits://%s:%d --pin %s%n", host, c.port(), tls.fingerprint());
+                }
+            }
             c.events().ifPresent(e -> out.println("Kafka at " + e.bootstrapServers()));
             if (gateEvaluator != null) {
                 out.printf("Quality gate on %s: %s, at most %.3g points lower%n", gateOn, gateEvaluator.describe(), gateMaxDrop);

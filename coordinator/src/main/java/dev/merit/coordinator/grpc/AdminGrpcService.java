@@ -1,6 +1,18 @@
 package dev.merit.coordinator.grpc;
 
 import dev.merit.coordinator.auth.AdminService;
+import dev.merit.coordinator.auth.KeyRegistry;
+import dev.merit.error.InvalidInputException;
+import dev.merit.proto.v1.ListKeysRequest;
+import dev.merit.proto.v1.ListKeysResponse;
+import dev.merit.proto.v1.ListTokensRequest;
+import dev.merit.proto.v1.ListTokensResponse;
+import dev.merit.proto.v1.RevokeKeyRequest;
+import dev.merit.proto.v1.RevokeTokenRequest;
+import dev.merit.proto.v1.RevokeTokenResponse;
+import dev.merit.proto.v1.RotateKeyRequest;
+import dev.merit.proto.v1.RotateKeyResponse;
+import dev.merit.proto.v1.SigningKey;
 import dev.merit.proto.v1.AdminServiceGrpc;
 import dev.merit.proto.v1.BackupRequest;
 import dev.merit.proto.v1.BackupResponse;
@@ -10,6 +22,8 @@ import dev.merit.proto.v1.RegisterKeyRequest;
 import dev.merit.proto.v1.RegisterKeyResponse;
 import dev.merit.proto.v1.WhoAmIRequest;
 import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+import java.util.Optional;
 
 /** Adapts {@code merit.v1.AdminService} to {@link AdminService}. */
 final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
@@ -28,8 +42,13 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     @Override
     public void createToken(CreateTokenRequest req, StreamObserver<CreateTokenResponse> out) {
         Errors.unary(out, () -> {
-            AdminService.CreatedToken t = admin.createToken(AuthInterceptor.principal(), req.getName(), Convert.role(req.getRole()));
-            return CreateTokenResponse.newBuilder().setToken(t.token()).setPrincipal(Convert.principal(t.identity())).build();
+            if (req.getExpiresUnixMs() < 0) {
+                throw new InvalidInputException("expires_unix_ms " + req.getExpiresUnixMs() + " is negative (0: never)");
+            }
+            Optional<Instant> expires = req.getExpiresUnixMs() == 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(req.getExpiresUnixMs()));
+            AdminService.CreatedToken t = admin.createToken(AuthInterceptor.principal(), req.getName(), Convert.role(req.getRole()), expires);
+            return CreateTokenResponse.newBuilder().setToken(t.token()).setPrincipal(Convert.principal(t.identity()))
+                    .setInfo(Convert.token(t.info())).build();
         });
     }
 
@@ -45,5 +64,36 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     public void registerKey(RegisterKeyRequest req, StreamObserver<RegisterKeyResponse> out) {
         Errors.unary(out, () -> RegisterKeyResponse.newBuilder()
                 .setFingerprint(admin.registerKey(AuthInterceptor.principal(), req.getPublicKey().toByteArray())).build());
+    }
+
+    @Override
+    public void listTokens(ListTokensRequest req, StreamObserver<ListTokensResponse> out) {
+        Errors.unary(out, () -> ListTokensResponse.newBuilder()
+                .addAllTokens(admin.listTokens(AuthInterceptor.principal()).stream().map(Convert::token).toList()).build());
+    }
+
+    @Override
+    public void revokeToken(RevokeTokenRequest req, StreamObserver<RevokeTokenResponse> out) {
+        Errors.unary(out, () -> RevokeTokenResponse.newBuilder()
+                .addAllRevoked(admin.revokeToken(AuthInterceptor.principal(), req.getIdOrName()).stream().map(Convert::token).toList()).build());
+    }
+
+    @Override
+    public void rotateKey(RotateKeyRequest req, StreamObserver<RotateKeyResponse> out) {
+        Errors.unary(out, () -> {
+            KeyRegistry.Rotation r = admin.rotateKey(AuthInterceptor.principal(), req.getPublicKey().toByteArray(), req.getProof().toByteArray());
+            return RotateKeyResponse.newBuilder().setFingerprint(r.current()).setPreviousFingerprint(r.previous()).build();
+        });
+    }
+
+    @Override
+    public void revokeKey(RevokeKeyRequest req, StreamObserver<SigningKey> out) {
+        Errors.unary(out, () -> Convert.key(admin.revokeKey(AuthInterceptor.principal(), req.getFingerprint(), req.getProof().toByteArray())));
+    }
+
+    @Override
+    public void listKeys(ListKeysRequest req, StreamObserver<ListKeysResponse> out) {
+        Errors.unary(out, () -> ListKeysResponse.newBuilder()
+                .addAllKeys(admin.listKeys(AuthInterceptor.principal(), req.getContributor()).stream().map(Convert::key).toList()).build());
     }
 }

@@ -15,6 +15,8 @@ final class AuthInterceptor implements ServerInterceptor {
 
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     static final Context.Key<Principal> PRINCIPAL = Context.key("merit-principal");
+    /** Checks the call's token again (throws UNAUTHENTICATED once it expired or was revoked): long streams call it as they go. */
+    static final Context.Key<Runnable> RECHECK = Context.key("merit-token-recheck");
 
     private final TokenStore tokens;
 
@@ -33,7 +35,14 @@ final class AuthInterceptor implements ServerInterceptor {
             call.close(Errors.toStatus(e).getStatus(), new Metadata());
             return new ServerCall.Listener<>() {};
         }
-        return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, p), call, headers, next);
+        Runnable recheck = () -> tokens.authenticate(token);
+        return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, p).withValue(RECHECK, recheck), call, headers, next);
+    }
+
+    /** The current call's token check (capture it on the call's thread; a stream's callbacks run elsewhere). */
+    static Runnable recheck() {
+        Runnable r = RECHECK.get();
+        return r != null ? r : () -> {};
     }
 
     static Principal principal() {

@@ -3,18 +3,23 @@ package dev.merit.coordinator.grpc;
 import dev.merit.coordinator.VersionService;
 import dev.merit.coordinator.Versions;
 import dev.merit.coordinator.auth.AdminService;
+import dev.merit.coordinator.auth.KeyRegistry;
+import dev.merit.coordinator.auth.TokenStore;
 import dev.merit.coordinator.auth.Role;
 import dev.merit.coordinator.proposals.ProposalRecord;
 import dev.merit.coordinator.validate.CheckResult;
 import dev.merit.error.InvalidInputException;
 import dev.merit.proto.v1.Branch;
 import dev.merit.proto.v1.Check;
+import dev.merit.proto.v1.KeyStatus;
 import dev.merit.proto.v1.LogEntry;
 import dev.merit.proto.v1.Proposal;
 import dev.merit.proto.v1.ProposalStatus;
+import dev.merit.proto.v1.SigningKey;
 import dev.merit.proto.v1.VersionEvent;
 import dev.merit.store.Commit;
 import dev.merit.store.ObjectId;
+import java.time.Instant;
 import java.util.Optional;
 
 /** The coordinator's own proto <-> domain conversions; those the client shares are in {@link dev.merit.wire.WireConvert}. */
@@ -34,7 +39,28 @@ public final class Convert {
         }
         r.mergedIn().ifPresent(b::setMergedIn);
         r.review().ifPresent(b::setReview);
+        r.signingKey().ifPresent(b::setSigningKey);
+        r.signature().ifPresent(h -> b.setSignature(com.google.protobuf.ByteString.copyFrom(java.util.HexFormat.of().parseHex(h))));
         return b.build();
+    }
+
+    static dev.merit.proto.v1.TokenInfo token(TokenStore.TokenInfo t) {
+        return dev.merit.proto.v1.TokenInfo.newBuilder().setId(t.id()).setName(t.name()).setRole(role(t.role()))
+                .setCreatedUnixMs(t.created().toEpochMilli()).setExpiresUnixMs(t.expires().map(Instant::toEpochMilli).orElse(0L))
+                .setRevokedUnixMs(t.revoked().map(Instant::toEpochMilli).orElse(0L)).setRevokedBy(t.revokedBy().orElse("")).build();
+    }
+
+    static SigningKey key(KeyRegistry.KeyInfo k) {
+        return SigningKey.newBuilder().setContributor(k.contributor()).setFingerprint(k.fingerprint())
+                .setPublicKey(com.google.protobuf.ByteString.copyFrom(k.publicKey()))
+                .setStatus(switch (k.status()) {
+                    case CURRENT -> KeyStatus.KEY_STATUS_CURRENT;
+                    case SUPERSEDED -> KeyStatus.KEY_STATUS_SUPERSEDED;
+                    case REVOKED -> KeyStatus.KEY_STATUS_REVOKED;
+                })
+                .setRegisteredUnixMs(k.registered().map(Instant::toEpochMilli).orElse(0L))
+                .setSupersededUnixMs(k.supersededAt().map(Instant::toEpochMilli).orElse(0L)).setSupersededBy(k.supersededBy().orElse(""))
+                .setRevokedUnixMs(k.revokedAt().map(Instant::toEpochMilli).orElse(0L)).setRevokedBy(k.revokedBy().orElse("")).build();
     }
 
     static ProposalStatus status(ProposalRecord.Status s) {

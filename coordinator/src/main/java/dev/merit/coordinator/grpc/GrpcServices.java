@@ -21,6 +21,6 @@ public final class GrpcServices {
         return List.of(
                 ServerInterceptors.intercept(new ProposalGrpcService(proposals, policy, bytesReceived), auth),
                 ServerInterceptors.intercept(new VersionGrpcService(versions), auth),
-                ServerInterceptors.intercept(new AdminGrpcService(admin), auth));
+                ServerInterceptors.intercept(new AdminGrpcService(admin), auth)).stream().map(MalformedRequests::refusedAsInvalid).toList();
     }
 }

@@ -148,23 +148,45 @@ final class VersionGrpcService extends VersionServiceGrpc.VersionServiceImplBase
     public void watchVersions(WatchRequest req, StreamObserver<VersionEvent> out) {
         ServerCallStreamObserver<VersionEvent> call = (ServerCallStreamObserver<VersionEvent>) out;
         Object lock = new Object();
+        // A watch outlives many versions: its token is checked again before each one, so a revoked
+        // or expired token stops receiving them.
+        Runnable recheck = AuthInterceptor.recheck();
+        java.util.concurrent.atomic.AtomicReference<AutoCloseable> self = new java.util.concurrent.atomic.AtomicReference<>();
+        boolean[] ended = {false};
         AutoCloseable watch;
         try {
             watch = versions.watch(AuthInterceptor.principal(), req.getBranch(), v -> {
                 synchronized (lock) {
+                    if (ended[0]) {
+                        return;
+                    }
+                    try {
+                        recheck.run();
+                    } catch (RuntimeException e) {
+                        ended[0] = true;
+                        closeQuietly(self.get());
+                        call.onError(Errors.toStatus(e));
+                        return;
+                    }
                     call.onNext(Convert.event(v));
                 }
             });
+            self.set(watch);
         } catch (RuntimeException e) {
             out.onError(Errors.toStatus(e));
             return;
         }
-        call.setOnCancelHandler(() -> {
-            try {
-                watch.close();
-            } catch (Exception ignored) {
-                // removing a listener does not fail
-            }
-        });
+        call.setOnCancelHandler(() -> closeQuietly(watch));
+    }
+
+    private static void closeQuietly(AutoCloseable watch) {
+        if (watch == null) {
+            return;
+        }
+        try {
+            watch.close();
+        } catch (Exception ignored) {
+            // removing a listener does not fail
+        }
     }
 }

@@ -2,6 +2,7 @@ package dev.merit.coordinator.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
+import dev.merit.coordinator.CoordinatorException;
 import dev.merit.coordinator.Json;
 import dev.merit.coordinator.auth.Principal;
 import dev.merit.coordinator.auth.Role;
@@ -29,10 +30,13 @@ final class EventStream {
 
     private final EventFeed feed;
     private final Principal who;
+    private final Runnable recheck;
 
-    EventStream(EventFeed feed, Principal who) {
+    /** {@code recheck} checks the caller's token again (throws once it expired or was revoked), before every event. */
+    EventStream(EventFeed feed, Principal who, Runnable recheck) {
         this.feed = feed;
         this.who = who;
+        this.recheck = recheck;
     }
 
     void serve(HttpExchange ex) throws IOException {
@@ -48,6 +52,13 @@ final class EventStream {
             write(out, ": merit events for " + who.name() + "\nretry: 2000\n\n");
             while (!Thread.currentThread().isInterrupted()) {
                 Outbox.Event e = queue.poll(15, TimeUnit.SECONDS);
+                try {
+                    recheck.run();
+                } catch (CoordinatorException revoked) {
+                    // A stream outlives its token's checks: end it when the token expires or is revoked.
+                    write(out, "event: error\ndata: " + revoked.getMessage().replace("\n", " ") + "\n\n");
+                    return;
+                }
                 if (e == null) {
                     write(out, ": keep-alive\n\n");
                 } else if (visible(e)) {

@@ -3,6 +3,8 @@ package dev.merit.coordinator.http;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import dev.merit.coordinator.events.EventFeed;
 import dev.merit.coordinator.metrics.CoordinatorMetrics;
 import dev.merit.coordinator.review.ReviewService;
@@ -15,11 +17,12 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
 
 /**
  * The coordinator's HTTP port (JDK HTTP server, one virtual thread per request). Serves {@code
  * GET /metrics} for Prometheus, the review page and its API ({@link #serveReviewPage}); further
- * pages are added with {@link #handle}.
+ * pages are added with {@link #handle}. With an {@link SSLContext} it serves HTTPS only.
  */
 public final class HttpEndpoint implements AutoCloseable {
 
@@ -33,10 +36,21 @@ public final class HttpEndpoint implements AutoCloseable {
 
     /** Binds {@code host:port} ({@code port} 0 picks a free one) and serves {@code metrics} at {@code /metrics}. */
     public static HttpEndpoint start(String host, int port, CoordinatorMetrics metrics) {
+        return start(host, port, metrics, Optional.empty());
+    }
+
+    /** As {@link #start(String, int, CoordinatorMetrics)}, over TLS (HTTPS) when {@code tls} is given. */
+    public static HttpEndpoint start(String host, int port, CoordinatorMetrics metrics, Optional<SSLContext> tls) {
         Objects.requireNonNull(metrics, "metrics");
         HttpServer server;
         try {
-            server = HttpServer.create(new InetSocketAddress(host, port), 0);
+            if (tls.isPresent()) {
+                HttpsServer https = HttpsServer.create(new InetSocketAddress(host, port), 0);
+                https.setHttpsConfigurator(new HttpsConfigurator(tls.get()));
+                server = https;
+            } else {
+                server = HttpServer.create(new InetSocketAddress(host, port), 0);
+            }
         } catch (IOException e) {
             throw new MeritException("cannot listen for HTTP on " + host + ":" + port + ": " + e.getMessage(), e);
         }

@@ -166,7 +166,8 @@ final class ReviewApi implements HttpHandler {
             Principal who = caller(ex);
             EventFeed f = feed.orElseThrow(() -> new ApiError(503,
                     "no event stream: this coordinator runs without Kafka (start it with --kafka embedded)"));
-            new EventStream(f, who).serve(ex);
+            String token = ex.getRequestHeaders().getFirst("Authorization").substring(7).trim();
+            new EventStream(f, who, () -> review.authenticate(token)).serve(ex);
         } else {
             throw new ApiError(404, "no such API path: " + path);
         }
@@ -242,7 +243,13 @@ final class ReviewApi implements HttpHandler {
     }
 
     private static ObjectNode body(HttpExchange ex) throws IOException {
-        byte[] b = ex.getRequestBody().readNBytes(MAX_BODY + 1);
+        byte[] b;
+        try {
+            b = ex.getRequestBody().readNBytes(MAX_BODY + 1);
+        } catch (IOException e) {
+            // A body shorter than its Content-Length, or chunks that are not chunks: the client's fault.
+            throw new ApiError(400, "request body could not be read (" + e.getMessage() + "): send exactly Content-Length bytes or well-formed chunks");
+        }
         if (b.length > MAX_BODY) {
             throw new ApiError(413, "request body is larger than " + MAX_BODY + " bytes");
         }

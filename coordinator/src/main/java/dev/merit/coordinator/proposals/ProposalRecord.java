@@ -13,13 +13,16 @@ import java.util.Optional;
  * A stored proposal: its header facts, validation verdicts and where it stands. Immutable;
  * status changes make a new record, written in the same batch as what caused them.
  *
- * @param tensors names of the changed tensors, in payload order (their data lives in separate records)
+ * @param tensors    names of the changed tensors, in payload order (their data lives in separate records)
+ * @param signingKey the fingerprint of the contributor's key that signed it (absent for records from before keys rotated)
+ * @param signature  that signature of {@code digest}, in hex, so the proposal stays verifiable after the key is rotated or revoked
  */
 public record ProposalRecord(String id, String branch, String contributor, String baseVersion, Status status,
                              List<String> reasons, List<CheckResult> checks, String digest, long staleness,
                              double stalenessWeight, long exampleCount, boolean hasFisher, long entries, double density,
                              double norm, long payloadBytes, String message, Instant created, Optional<String> mergedIn,
-                             Optional<String> review, List<String> tensors) {
+                             Optional<String> review, List<String> tensors, Optional<String> signingKey,
+                             Optional<String> signature) {
 
     /** The stored layout: the fields below in snake_case, {@code status} in lower case, absent optionals left out. */
     static final int FORMAT = 1;
@@ -36,6 +39,17 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
         tensors = List.copyOf(tensors);
     }
 
+    /** A record without its signature (rejected before or without a verified signature). */
+    public ProposalRecord(String id, String branch, String contributor, String baseVersion, Status status,
+                          List<String> reasons, List<CheckResult> checks, String digest, long staleness,
+                          double stalenessWeight, long exampleCount, boolean hasFisher, long entries, double density,
+                          double norm, long payloadBytes, String message, Instant created, Optional<String> mergedIn,
+                          Optional<String> review, List<String> tensors) {
+        this(id, branch, contributor, baseVersion, status, reasons, checks, digest, staleness, stalenessWeight, exampleCount,
+                hasFisher, entries, density, norm, payloadBytes, message, created, mergedIn, review, tensors, Optional.empty(),
+                Optional.empty());
+    }
+
     /** The merge weight: staleness weight times the example count (1 if unknown). */
     public double weight() {
         return stalenessWeight * (exampleCount > 0 ? exampleCount : 1);
@@ -44,7 +58,7 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
     public ProposalRecord merged(String commit) {
         return new ProposalRecord(id, branch, contributor, baseVersion, Status.MERGED, reasons, checks, digest, staleness,
                 stalenessWeight, exampleCount, hasFisher, entries, density, norm, payloadBytes, message, created,
-                Optional.of(commit), review, tensors);
+                Optional.of(commit), review, tensors, signingKey, signature);
     }
 
     /** Rejected after acceptance because merging it would break the model; {@code reason} says how. */
@@ -53,7 +67,7 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
         rs.add(reason);
         return new ProposalRecord(id, branch, contributor, baseVersion, Status.REJECTED, rs, checks, digest, staleness,
                 stalenessWeight, exampleCount, hasFisher, entries, density, norm, payloadBytes, message, created,
-                mergedIn, review, tensors);
+                mergedIn, review, tensors, signingKey, signature);
     }
 
     public ProposalRecord reviewed(boolean approved, String reviewer, String text) {
@@ -66,7 +80,7 @@ public record ProposalRecord(String id, String branch, String contributor, Strin
         }
         return new ProposalRecord(id, branch, contributor, baseVersion, s, rs, checks, digest, staleness,
                 stalenessWeight, exampleCount, hasFisher, entries, density, norm, payloadBytes, message, created,
-                mergedIn, Optional.of(r), tensors);
+                mergedIn, Optional.of(r), tensors, signingKey, signature);
     }
 
     /** The stored form: {@value #FORMAT} and the fields in snake_case (format 1 records are read as they are). */

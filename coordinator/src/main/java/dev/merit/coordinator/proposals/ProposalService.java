@@ -7,6 +7,7 @@ import dev.merit.coordinator.validate.CheckResult;
 import dev.merit.coordinator.validate.Ingest;
 import dev.merit.coordinator.validate.NumbersCheck;
 import dev.merit.coordinator.validate.Rejection;
+import dev.merit.coordinator.validate.SignatureCheck;
 import dev.merit.coordinator.validate.StalenessCheck;
 import dev.merit.coordinator.validate.ValidationChain;
 import dev.merit.error.NotFoundException;
@@ -124,10 +125,13 @@ public final class ProposalService {
         long s = staleness.staleness(spec);
         double weight = validation.config().stalenessWeight(s);
         double density = NumbersCheck.density(sum, ValidationChain.baseLayout(store.repository(), spec));
+        // Kept with the proposal so it stays verifiable with this key after a rotation or revocation.
+        Optional<String> signingKey = checks.stream().map(SignatureCheck::signingKey).flatMap(Optional::stream).findFirst();
         ProposalRecord rec = ledger.accepted(spec.digestHex(), payloadDigest(spec, upload), id -> new ProposalRecord(id, spec.branch(), spec.contributor(),
                 spec.baseVersion(), ProposalRecord.Status.ACCEPTED, List.of(), checks, spec.digestHex(), s, weight,
                 spec.exampleCount(), spec.hasFisher(), sum.entries(), density, sum.totalNorm(), spec.payloadBytes(), spec.message(),
-                Instant.now(), Optional.empty(), Optional.empty(), spec.parts().stream().map(p -> p.info().name()).toList()),
+                Instant.now(), Optional.empty(), Optional.empty(), spec.parts().stream().map(p -> p.info().name()).toList(),
+                signingKey, Optional.of(java.util.HexFormat.of().formatHex(spec.signature()))),
                 (tx, r) -> {
                     long at = 0;
                     for (int i = 0; i < spec.parts().size(); i++) {

@@ -16,7 +16,7 @@ import java.util.function.Function;
  * first failure decides; the results before it are kept with the proposal.
  *
  * <pre>{@code
- * ValidationChain chain = ValidationChain.standard(config, repo, distances, keys::find, store::byDigest, gate, tmp);
+ * ValidationChain chain = ValidationChain.standard(config, repo, distances, keys::find, keys::refuseIfSignedByFormerKey, store::byDigest, headOf, gate, tmp);
  * ValidationChain.Outcome o = chain.header(spec);   // o.rejection() empty: read the payload
  * }</pre>
  */
@@ -44,12 +44,14 @@ public final class ValidationChain {
      * staleness again, numbers, digest and (when given) the quality gate on the payload.
      *
      * @param distances          versions between a base and its branch's head
-     * @param registeredKey      a contributor's public key
+     * @param registeredKey      a contributor's current public key
+     * @param formerKeys         refuses signatures by a contributor's superseded or revoked keys
      * @param proposalWithDigest the stored proposal with a digest (hex)
      * @param tmp                where the quality gate writes candidate models
      */
     public static ValidationChain standard(ValidationConfig config, Repository repo, StalenessCheck.Distances distances,
                                            Function<String, Optional<byte[]>> registeredKey,
+                                           SignatureCheck.FormerKeys formerKeys,
                                            Function<String, Optional<String>> proposalWithDigest,
                                            Function<String, ObjectId> headOf, Optional<QualityGate> gate, Path tmp) {
         BaseLayouts layouts = spec -> baseLayout(repo, spec);
@@ -57,7 +59,7 @@ public final class ValidationChain {
         List<PayloadValidator> payload = new ArrayList<>(List.of(staleness, new NumbersCheck(layouts, config), new DigestCheck()));
         gate.ifPresent(g -> payload.add(new QualityGateCheck(g, repo, headOf, tmp)));
         return new ValidationChain(config,
-                List.of(new DuplicateCheck(proposalWithDigest), new SignatureCheck(registeredKey), staleness, new StructureCheck(layouts, config)),
+                List.of(new DuplicateCheck(proposalWithDigest), new SignatureCheck(registeredKey, formerKeys), staleness, new StructureCheck(layouts, config)),
                 payload);
     }
 

@@ -117,6 +117,12 @@ final class LoopbackCoordinator implements AutoCloseable {
         });
     }
 
+    /** {@code who}'s signing key (registered with {@link #contributor}). */
+    KeyPair key(String who) {
+        contributor(who);
+        return keys.get(who);
+    }
+
     static <S extends AbstractStub<S>> S with(S stub, String token) {
         Metadata h = new Metadata();
         h.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
