@@ -78,13 +78,15 @@ public final class CollaborationExperiment {
      * @param strategy    merge strategy (average, fisher, regmean)
      * @param batchSize   proposals per merge (K: one merge per round)
      * @param serverLr    eta in {@code head + eta * D}
+     * @param serverMomentum beta of server momentum (0: off)
      * @param averageOver all (an untouched entry counts as 0) or touched
      */
-    public record CoordinatorOptions(String strategy, int batchSize, double serverLr, String averageOver) {
+    public record CoordinatorOptions(String strategy, int batchSize, double serverLr, double serverMomentum, String averageOver) {
         /** The {@code merit serve} arguments that give these settings. */
         public List<String> serveArgs() {
             return List.of("--policy", "batch", "--strategy", strategy, "--batch-size", Integer.toString(batchSize),
-                    "--batch-seconds", "3600", "--server-lr", Double.toString(serverLr), "--merge-param", "average_over=" + averageOver,
+                    "--batch-seconds", "3600", "--server-lr", Double.toString(serverLr),
+                    "--server-momentum", Double.toString(serverMomentum), "--merge-param", "average_over=" + averageOver,
                     "--kafka", "none", "--http-port", "-1", "--pushes-per-minute", "100000", "--staleness-limit", "1000");
         }
     }
@@ -92,29 +94,42 @@ public final class CollaborationExperiment {
     /**
      * One way of running the rounds.
      *
+     * @param mask       fish: train only the FISH mask's entries; topk: train every entry and send the top-k of (change + residual) by magnitude
      * @param stepsScale local steps = the standard steps x this (rounds scale by its inverse, so the examples seen stay the same)
      * @param lrScale    local learning rate = the standard rate x this
+     * @param serverMomentum the coordinator's server momentum beta (FedAvgM; 0: off)
      * @param proximal   FedProx mu (0: off)
      */
-    record Variant(String name, String strategy, boolean errorFeedback, double stepsScale, double lrScale, double serverLr,
-                   String averageOver, double proximal, String what) {}
+    record Variant(String name, String mask, String strategy, boolean errorFeedback, double stepsScale, double lrScale, double serverLr,
+                   double serverMomentum, String averageOver, double proximal, String what) {}
+
+    /** The short variants' fraction of the standard local steps. */
+    static final double SHORT = 0.25;
 
     static final List<Variant> VARIANTS = List.of(
-            new Variant("naive", "average", false, 1, 1, 1, "all", 0,
-                    "average over all proposals, no error feedback (the issue's calibration)"),
-            new Variant("ef", "average", true, 1, 1, 1, "all", 0, "+ error feedback of what mask and coding dropped"),
-            new Variant("ef-touched", "average", true, 1, 1, 1, "touched", 0, "+ error feedback, average over the proposals that touched each entry"),
-            new Variant("ef-fisher", "fisher", true, 1, 1, 1, "all", 0, "+ error feedback, Fisher-weighted merge"),
-            new Variant("ef-regmean", "regmean", true, 1, 1, 1, "all", 0, "+ error feedback, RegMean merge (Gram matrices pushed)"),
-            new Variant("ef-short", "average", true, 0.25, 1, 1, "all", 0, "+ error feedback, 1/4 of the local steps, 4x the rounds"),
-            new Variant("ef-lowlr", "average", true, 1, 0.4, 1, "all", 0, "+ error feedback, 0.4x the local learning rate"),
-            new Variant("ef-slr2", "average", true, 1, 1, 2, "all", 0, "+ error feedback, server learning rate 2"),
-            new Variant("ef-slr4", "average", true, 1, 1, 4, "all", 0, "+ error feedback, server learning rate 4 (= K: the sum of the changes)"),
-            new Variant("ef-prox", "average", true, 1, 1, 1, "all", 0.1, "+ error feedback, FedProx mu 0.1"),
-            new Variant("ef-short-slr4", "average", true, 0.25, 1, 4, "all", 0, "+ error feedback, 1/4 local steps x 4 rounds, server learning rate 4"));
+            new Variant("naive", "fish", "average", false, 1, 1, 1, 0, "all", 0,
+                    "FISH mask, average over all proposals, no error feedback (the issue's calibration)"),
+            new Variant("ef", "fish", "average", true, 1, 1, 1, 0, "all", 0, "FISH mask + error feedback of what mask and coding dropped"),
+            new Variant("topk", "topk", "average", false, 1, 1, 1, 0, "all", 0,
+                    "every entry trained locally, the top 0.5% of the change by magnitude sent, no error feedback"),
+            new Variant("topk-ef", "topk", "average", true, 1, 1, 1, 0, "all", 0,
+                    "every entry trained, top 0.5% of change + residual sent, error feedback (Deep Gradient Compression style)"),
+            new Variant("ef-touched", "fish", "average", true, 1, 1, 1, 0, "touched", 0, "ef, average over the proposals that touched each entry"),
+            new Variant("ef-fisher", "fish", "fisher", true, 1, 1, 1, 0, "all", 0, "ef, Fisher-weighted merge (Fisher pushed with each update)"),
+            new Variant("ef-regmean", "fish", "regmean", true, 1, 1, 1, 0, "all", 0, "ef, RegMean merge (F16 Gram matrices pushed with each update)"),
+            new Variant("ef-short", "fish", "average", true, SHORT, 1, 1, 0, "all", 0, "ef, 1/4 of the local steps, 4x the rounds"),
+            new Variant("ef-lowlr", "fish", "average", true, 1, 0.4, 1, 0, "all", 0, "ef, 0.4x the local learning rate"),
+            new Variant("ef-slr4", "fish", "average", true, 1, 1, 4, 0, "all", 0, "ef, server learning rate 4 (= K: the sum of the changes)"),
+            new Variant("ef-prox", "fish", "average", true, 1, 1, 1, 0, "all", 0.1, "ef, FedProx mu 0.1"),
+            new Variant("topk-ef-slr4", "topk", "average", true, 1, 1, 4, 0, "all", 0, "topk-ef, server learning rate 4"),
+            new Variant("topk-ef-short", "topk", "average", true, SHORT, 1, 1, 0, "all", 0, "topk-ef, 1/4 of the local steps, 4x the rounds"),
+            new Variant("topk-ef-prox", "topk", "average", true, 1, 1, 1, 0, "all", 0.1, "topk-ef, FedProx mu 0.1"),
+            new Variant("ef-m0.9", "fish", "average", true, 1, 1, 1, 0.9, "all", 0, "ef, server momentum 0.9 (FedAvgM)"),
+            new Variant("topk-ef-m0.9", "topk", "average", true, 1, 1, 1, 0.9, "all", 0, "topk-ef, server momentum 0.9 (FedAvgM)"));
 
     /** The variants' names, for help texts. */
-    public static final String VARIANT_NAMES = "naive, ef, ef-touched, ef-fisher, ef-regmean, ef-short, ef-lowlr, ef-slr2, ef-slr4, ef-prox, ef-short-slr4";
+    public static final String VARIANT_NAMES = "naive, ef, topk, topk-ef, ef-touched, ef-fisher, ef-regmean, ef-short, ef-lowlr, ef-slr4, "
+            + "ef-prox, topk-ef-slr4, topk-ef-short, topk-ef-prox, ef-m0.9, topk-ef-m0.9";
 
     public static List<String> defaultVariants() {
         return VARIANTS.stream().map(Variant::name).toList();
@@ -203,8 +218,13 @@ public final class CollaborationExperiment {
                 r.base(baseAcc);
                 say("seed %d: base %.2f%%, shards of %s examples", seed, 100 * baseAcc,
                         shards.stream().map(e -> Integer.toString(e.size())).toList());
-                r.add("centralized", centralized(spec, base, shards, seed), new long[settings.rounds()], "centralized training on the union");
-                r.add("fedavg-dense", denseFedAvg(spec, base, shards, seed, r), null, "dense FedAvg (bytes: dense float32 deltas)");
+                r.add("centralized", centralized(spec, base, shards, seed), new long[settings.rounds()], 1, "centralized training on the union");
+                r.add("fedavg-dense", denseFedAvg(spec, base, shards, seed, r, 1), null, 1,
+                        "dense FedAvg: the same local training on every entry, full deltas averaged (bytes: dense float32 deltas)");
+                if (settings.variants().stream().anyMatch(n -> n.endsWith("-short"))) {
+                    r.add("fedavg-dense-short", denseFedAvg(spec, base, shards, seed, r, SHORT), null, (int) Math.round(1 / SHORT),
+                            "dense FedAvg with the short variants' schedule: 1/4 of the local steps, 4x the rounds");
+                }
                 for (Variant v : VARIANTS) {
                     if (!settings.variants().contains(v.name())) {
                         continue;
@@ -212,7 +232,7 @@ public final class CollaborationExperiment {
                     long v0 = System.nanoTime();
                     Path dir = work.resolve("seed" + seed).resolve(v.name());
                     Run run = sparse(spec, base, shards, seed, v, dir);
-                    r.add(v.name(), run.accuracy(), run.bytes(), v.what());
+                    r.add(v.name(), run.accuracy(), run.bytes(), (int) Math.round(1 / v.stepsScale()), v.what());
                     say("  %s: final %.2f%%, %s bytes pushed per round, %.0f s", v.name(), 100 * run.accuracy()[run.accuracy().length - 1],
                             run.bytes()[0], (System.nanoTime() - v0) / 1e9);
                 }
@@ -242,17 +262,20 @@ public final class CollaborationExperiment {
     }
 
     /** Each round every contributor trains every entry from the global model; the deltas are averaged with the coordinator's weights. */
-    private double[] denseFedAvg(ModelSpec spec, MemoryTensors base, List<Examples> shards, long seed, CollaborationResults r) {
+    private double[] denseFedAvg(ModelSpec spec, MemoryTensors base, List<Examples> shards, long seed, CollaborationResults r,
+                                 double stepsScale) {
+        int steps = Math.max(1, (int) Math.round(setup.steps() * stepsScale));
+        int per = (int) Math.round(1 / stepsScale);
         double[] acc = new double[settings.rounds()];
         double[] w = weights(shards);
         MemoryTensors global = MemoryTensors.copyOf(base);
         long params = 0;
         try {
-            for (int round = 0; round < acc.length; round++) {
+            for (int round = 0; round < acc.length * per; round++) {
                 MemoryTensors next = MemoryTensors.copyOf(global);
                 for (int i = 0; i < shards.size(); i++) {
                     try (MemoryTensors local = lab.train(spec, global, shards.get(i), null, MaskedTrainer.Optimizer.SGD, setup.lr(),
-                            setup.steps(), setup.batch(), seed * 1000 + round * 31L + i, "fedavg local")) {
+                            steps, setup.batch(), seed * 1000 + round * 31L + i, "fedavg local")) {
                         params = 0;
                         for (TensorInfo t : global.tensors()) {
                             MemorySegment g = global.data(t.name());
@@ -269,13 +292,15 @@ public final class CollaborationExperiment {
                 }
                 global.close();
                 global = next;
-                acc[round] = lab.accuracy(spec, global);
+                if ((round + 1) % per == 0) {
+                    acc[(round + 1) / per - 1] = lab.accuracy(spec, global);
+                }
             }
         } finally {
             global.close();
         }
         r.denseBytesPerRound(4 * params * shards.size());
-        say("  fedavg-dense: final %.2f%%", 100 * acc[acc.length - 1]);
+        say("  fedavg-dense%s: final %.2f%%", per == 1 ? "" : "-short", 100 * acc[acc.length - 1]);
         return acc;
     }
 
@@ -307,7 +332,7 @@ public final class CollaborationExperiment {
         int per = rounds / settings.rounds(); // rounds per reported round-equivalent
         double lr = setup.lr() * v.lrScale();
         Files.createDirectories(dir);
-        CoordinatorOptions opts = new CoordinatorOptions(v.strategy(), k, v.serverLr(), v.averageOver());
+        CoordinatorOptions opts = new CoordinatorOptions(v.strategy(), k, v.serverLr(), v.serverMomentum(), v.averageOver());
         double[] acc = new double[settings.rounds()];
         long[] bytes = new long[settings.rounds()];
         try (Running coord = coordinators.start(dir, opts);
@@ -359,7 +384,7 @@ public final class CollaborationExperiment {
         c.repo().updateBranch("main", Optional.ofNullable(c.repo().branches().get("main")), head, "pull origin main");
         boolean regmean = v.strategy().equals("regmean");
         TrainResult t = TrainRound.on(c.repo()).setData(c.shard()).setModel(spec).setSteps(steps).setBatch(setup.batch())
-                .setLearningRate(lr).setDensity(setup.density()).setMask(Masks.Kind.FISH).setFisherSamples(setup.fisherSamples())
+                .setLearningRate(lr).setDensity(setup.density()).setMask(v.mask().equals("fish") ? Masks.Kind.FISH : Masks.Kind.NONE).setFisherSamples(setup.fisherSamples())
                 .setValues(values).setErrorFeedback(v.errorFeedback()).setProximal(v.proximal()).setRegmean(regmean)
                 .setGramSamples(setup.gramSamples()).setGramDtype(dev.merit.tensor.DType.F16).setSeed(seed)
                 .setProvenance(JsonNodeFactory.instance.objectNode().put("q3_round", round))

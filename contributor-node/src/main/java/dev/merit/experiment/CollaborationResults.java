@@ -31,6 +31,7 @@ final class CollaborationResults {
     private final Map<String, List<double[]>> accuracy = new LinkedHashMap<>();
     private final Map<String, List<long[]>> bytes = new LinkedHashMap<>();
     private final Map<String, String> what = new LinkedHashMap<>();
+    private final Map<String, Integer> perRound = new LinkedHashMap<>();
     private long denseBytesPerRound;
 
     CollaborationResults(int rounds) {
@@ -49,8 +50,12 @@ final class CollaborationResults {
         denseBytesPerRound = b;
     }
 
-    /** One seed of a run; {@code bytesPerRound} null means dense float32 deltas from every contributor. */
-    void add(String run, double[] acc, long[] bytesPerRound, String description) {
+    /**
+     * One seed of a run; {@code bytesPerRound} null means dense float32 deltas from every contributor
+     * in each of the {@code per} communication rounds of a reported round.
+     */
+    void add(String run, double[] acc, long[] bytesPerRound, int per, String description) {
+        perRound.put(run, per);
         accuracy.computeIfAbsent(run, r -> new ArrayList<>()).add(acc.clone());
         if (bytesPerRound != null) {
             bytes.computeIfAbsent(run, r -> new ArrayList<>()).add(bytesPerRound.clone());
@@ -67,7 +72,7 @@ final class CollaborationResults {
         List<long[]> seeds = bytes.get(run);
         for (int r = 0; r < rounds; r++) {
             if (seeds == null) {
-                b[r] = denseBytesPerRound;
+                b[r] = denseBytesPerRound * perRound.get(run);
             } else {
                 final int at = r;
                 b[r] = Math.round(seeds.stream().mapToLong(s -> s[at]).average().orElse(0));
@@ -113,8 +118,8 @@ final class CollaborationResults {
         for (int r = 1; r <= rounds; r++) {
             sb.append(" r").append(r).append(" |");
         }
-        sb.append(" final ± sd | vs centralized | bytes/round | dense/this |\n|---|");
-        sb.append("---|".repeat(rounds + 4)).append('\n');
+        sb.append(" final ± sd | vs centralized | bytes/round | fedavg-dense/this | dense same schedule/this |\n|---|");
+        sb.append("---|".repeat(rounds + 5)).append('\n');
         double central = accuracy.containsKey("centralized") ? Results.mean(finals("centralized")) : Double.NaN;
         for (String run : accuracy.keySet()) {
             sb.append("| ").append(run).append(" |");
@@ -123,9 +128,11 @@ final class CollaborationResults {
             }
             List<Double> f = finals(run);
             double b = run.equals("centralized") ? 0 : bytesPerRound(run);
-            sb.append(String.format(Locale.ROOT, " %.2f ± %.2f | %+.2f | %s | %s |%n", 100 * Results.mean(f), 100 * Results.std(f),
+            boolean none = run.equals("centralized") || b == 0;
+            sb.append(String.format(Locale.ROOT, " %.2f ± %.2f | %+.2f | %s | %s | %s |%n", 100 * Results.mean(f), 100 * Results.std(f),
                     100 * (Results.mean(f) - central), run.equals("centralized") ? "-" : human(b),
-                    run.equals("centralized") || b == 0 ? "-" : String.format(Locale.ROOT, "%.0fx", denseBytesPerRound / b)));
+                    none ? "-" : String.format(Locale.ROOT, "%.0fx", denseBytesPerRound / b),
+                    none ? "-" : String.format(Locale.ROOT, "%.0fx", denseBytesPerRound * perRound.get(run) / b)));
         }
         sb.append('\n');
         for (var e : what.entrySet()) {
@@ -166,6 +173,8 @@ final class CollaborationResults {
                 }
                 n.put("bytes_per_round", bytesPerRound(run));
                 n.put("dense_over_this", denseBytesPerRound / Math.max(1, bytesPerRound(run)));
+                n.put("communication_rounds_per_round", perRound.get(run));
+                n.put("dense_same_schedule_over_this", denseBytesPerRound * perRound.get(run) / Math.max(1, bytesPerRound(run)));
             }
         }
         return root;
@@ -216,7 +225,7 @@ final class CollaborationResults {
                         top + plotH * (1 - (v - axisMin) / (axisMax - axisMin))));
             }
             sb.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"%s\"/>%n", color,
-                    run.equals("fedavg-dense") ? " stroke-dasharray=\"5,3\"" : "", pts.toString().trim()));
+                    run.startsWith("fedavg-dense") ? " stroke-dasharray=\"5,3\"" : "", pts.toString().trim()));
             double y = top + 10 + 18 * i;
             sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
                     + "<text x=\"%d\" y=\"%.1f\">%s %.1f</text>%n", left + plotW + 20, y, left + plotW + 40, y, color,
@@ -250,7 +259,7 @@ final class CollaborationResults {
             double w = b <= 0 ? 0 : plotW * (Math.log10(b) - minLog) / (maxLog - minLog);
             sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", left - 6, y + 15, esc(run)));
             sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>%n", left, y + 3,
-                    Math.max(0, w), rowH - 6, run.equals("fedavg-dense") ? "#aaaaaa" : "#4477aa"));
+                    Math.max(0, w), rowH - 6, run.startsWith("fedavg-dense") ? "#aaaaaa" : "#4477aa"));
             sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\">%s</text>%n", left + Math.max(0, w) + 4, y + 15, human(b)));
             i++;
         }

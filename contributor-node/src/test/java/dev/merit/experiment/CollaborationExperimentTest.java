@@ -39,7 +39,7 @@ class CollaborationExperimentTest {
         started.add(o);
         MergeParameters p = MergeParameters.defaults().with(Map.of("step_size", o.serverLr(), "average_over", o.averageOver()));
         PolicyConfig pc = PolicyConfig.defaults().withPolicy(MergePolicy.BATCH).withStrategy(Strategy.parse(o.strategy()))
-                .withBatch(o.batchSize(), Duration.ofMinutes(60)).withParameters(p);
+                .withBatch(o.batchSize(), Duration.ofMinutes(60)).withParameters(p).withServerMomentum(o.serverMomentum());
         Coordinator c = Coordinator.builder(dir.resolve("coordinator")).listen("127.0.0.1", 0).policy(pc).start();
         return new CollaborationExperiment.Running("merit://127.0.0.1:" + c.port(), c.initialAdminToken().orElseThrow(), c);
     }
@@ -47,13 +47,13 @@ class CollaborationExperimentTest {
     @Test
     void quickRunMergesEveryRoundAndWritesAccuracyAndBytesPerRound() throws Exception {
         StringWriter progress = new StringWriter();
-        CollaborationExperiment.Settings s = new CollaborationExperiment.Settings(1, 2, 2, List.of("naive", "ef-fisher"), "int8", true);
+        CollaborationExperiment.Settings s = new CollaborationExperiment.Settings(1, 2, 2, List.of("naive", "ef-fisher", "topk-ef-m0.9"), "int8", true);
         Experiments.Outcome o = CollaborationExperiment.run(s, out, null, this::inProcess, new PrintWriter(progress));
         JsonNode json = new ObjectMapper().readTree(Files.readString(out.resolve("q3.json")));
         assertEquals(o.json().toString(), json.toString());
-        assertEquals(List.of("average", "fisher"), started.stream().map(CollaborationExperiment.CoordinatorOptions::strategy).toList());
+        assertEquals(List.of("average", "fisher", "average"), started.stream().map(CollaborationExperiment.CoordinatorOptions::strategy).toList());
         JsonNode runs = json.path("runs");
-        for (String run : List.of("centralized", "fedavg-dense", "naive", "ef-fisher")) {
+        for (String run : List.of("centralized", "fedavg-dense", "naive", "ef-fisher", "topk-ef-m0.9")) {
             JsonNode acc = runs.path(run).path("accuracy_mean");
             assertEquals(2, acc.size(), run);
             for (JsonNode a : acc) {
@@ -63,7 +63,7 @@ class CollaborationExperimentTest {
         long dense = json.path("dense_bytes_per_round").asLong();
         // mlp:784-32-10 has 25,450 parameters: two contributors' float32 deltas per round.
         assertEquals(2L * 4 * 25_450, dense);
-        for (String run : List.of("naive", "ef-fisher")) {
+        for (String run : List.of("naive", "ef-fisher", "topk-ef-m0.9")) {
             double bytes = runs.path(run).path("bytes_per_round").asDouble();
             assertTrue(bytes > 0 && bytes < dense / 4.0, run + " pushed " + bytes + " bytes per round");
         }

@@ -72,6 +72,11 @@ public final class MergeOutput implements AutoCloseable {
         return result;
     }
 
+    /** A sparse merge's changes (SET values on the base, valid until close); empty for a dense merge. */
+    public java.util.Map<String, dev.merit.delta.SparseTensorDelta> sparseChanges() {
+        return sparse == null ? java.util.Map.of() : sparse.changes();
+    }
+
     /**
      * Checks the result against {@code base}, the model the merge was computed on: non-finite
      * values and the norms of the change, for a caller to refuse the commit.

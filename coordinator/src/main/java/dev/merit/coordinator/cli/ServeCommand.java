@@ -66,6 +66,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Server learning rate: a merge moves the head by ETA x the merged change (default ${DEFAULT-VALUE}).")
     double serverLr;
 
+    @Option(names = "--server-momentum", paramLabel = "BETA", defaultValue = "0",
+            description = "Server momentum (FedAvgM): the head moves by ETA x v, v = BETA v + the merged change; 0 is off "
+                    + "(default ${DEFAULT-VALUE}). Kept in memory: a restart starts it from zero.")
+    double serverMomentum;
+
     @Option(names = "--merge-param", paramLabel = "NAME=VALUE",
             description = "A merge parameter, as in a recipe (e.g. average_over=touched, fisher_floor=1e-6); repeatable.")
     java.util.Map<String, String> mergeParams = new java.util.LinkedHashMap<>();
@@ -149,7 +154,7 @@ final class ServeCommand implements Callable<Integer> {
         params.put("step_size", serverLr);
         return PolicyConfig.defaults().withPolicy(MergePolicy.parse(policy)).withStrategy(Strategy.parse(strategy))
                 .withBatch(batchSize, Duration.ofSeconds(batchSeconds))
-                .withParameters(MergeParameters.defaults().with(params));
+                .withParameters(MergeParameters.defaults().with(params)).withServerMomentum(serverMomentum);
     }
 
     @Override

@@ -9,12 +9,14 @@ import dev.merit.coordinator.validate.Evaluator;
 import dev.merit.coordinator.validate.QualityGate;
 import dev.merit.coordinator.validate.Rejection;
 import dev.merit.coordinator.validate.ValidationConfig;
+import dev.merit.merge.MergeCheck;
 import dev.merit.merge.MergeInput;
 import dev.merit.merge.MergeParameters;
 import dev.merit.merge.MergeResult;
 import dev.merit.merge.Merger;
 import dev.merit.merge.Strategy;
 import dev.merit.safetensors.SafetensorsFile;
+import dev.merit.store.CommitCommand;
 import dev.merit.store.MergeOutput;
 import dev.merit.store.ObjectId;
 import dev.merit.store.Repository;
@@ -60,6 +62,7 @@ final class MergeRunner {
     private final Versions versions;
     private final PolicyConfig config;
     private final ValidationConfig bounds;
+    private final ServerMomentum momentum;
 
     /** {@code bounds}: the norm limits a merge's change to the head must respect, as each proposal does. */
     MergeRunner(ProposalStore store, Versions versions, PolicyConfig config, ValidationConfig bounds) {
@@ -68,6 +71,7 @@ final class MergeRunner {
         this.versions = versions;
         this.config = config;
         this.bounds = bounds;
+        this.momentum = config.serverMomentum() > 0 ? new ServerMomentum(config.serverMomentum()) : null;
     }
 
     /**
@@ -83,11 +87,15 @@ final class MergeRunner {
     Merged merge(String branch, List<ProposalRecord> proposals, Strategy strategy, MergeParameters parameters) {
         long t0 = System.nanoTime();
         ObjectId head = versions.requireHead(branch);
-        return withMerger(head, proposals, strategy, parameters, false, (merger, base) -> {
+        // With server momentum the engine computes D (step size 1) and the velocity gives the step.
+        MergeParameters engine = momentum == null ? parameters : parameters.with(Map.of("step_size", 1.0));
+        return withMerger(head, proposals, strategy, engine, false, (merger, base) -> {
             // Proposals are sparse, so the merge only computes the union of their supports and
             // commits the head plus the changed entries; a full merge to a file is the fallback.
-            try (MergeOutput merged = MergeOutput.run(repo, merger)) {
-                Optional<String> broken = merged.check(base).violation(bounds.maxTensorNorm(), bounds.maxTotalNorm());
+            try (MergeOutput merged = MergeOutput.run(repo, merger);
+                 ServerMomentum.Step step = momentum == null ? null : momentumStep(branch, base, merged, parameters.stepSize())) {
+                MergeCheck check = step == null ? merged.check(base) : MergeCheck.ofChanges(base, step.changes());
+                Optional<String> broken = check.violation(bounds.maxTensorNorm(), bounds.maxTotalNorm());
                 if (broken.isPresent()) {
                     throw new Refused("merge of " + names(proposals) + " refused: " + broken.get() + "; '" + branch
                             + "' stays at " + head.abbreviate(12));
@@ -98,7 +106,7 @@ final class MergeRunner {
                 Instant now = Instant.now();
                 List<String> ids = proposals.stream().map(ProposalRecord::id).toList();
                 Versions.NewVersion v = versions.advance(branch, List.of(head), ids, strategy.id(), now, rows ->
-                        merged.applyTo(repo.commit()).setBranch(branch).setAuthor("merit-coordinator")
+                        withMomentum(merged.applyTo(repo.commit()), step).setBranch(branch).setAuthor("merit-coordinator")
                                 .setMessage(message).setProvenance(prov).setTime(now).alsoWrite((id, tx) -> {
                                     for (ProposalRecord p : proposals) {
                                         ProposalRecord m = p.merged(id.name());
@@ -110,10 +118,31 @@ final class MergeRunner {
                                     rows.accept(id, tx);
                                 }).call().id());
                 ObjectId commit = v.commit();
+                if (step != null) {
+                    step.keep();
+                }
                 return new Merged(commit, proposals.stream().map(p -> p.merged(commit.name())).toList(),
                         Duration.ofNanos(System.nanoTime() - t0));
             }
         });
+    }
+
+    private ServerMomentum.Step momentumStep(String branch, SafetensorsFile head, MergeOutput merged, double eta) {
+        if (!merged.sparse()) {
+            throw new Refused("server momentum needs sparse merges (every proposal is sparse); this merge was dense");
+        }
+        return momentum.step(branch, head, merged.sparseChanges(), eta);
+    }
+
+    private static CommitCommand withMomentum(CommitCommand c, ServerMomentum.Step step) {
+        return step == null ? c : c.setChanges(step.changes());
+    }
+
+    /** Frees the server momentum's velocities. */
+    void close() {
+        if (momentum != null) {
+            momentum.close();
+        }
     }
 
     /**
@@ -335,7 +364,11 @@ final class MergeRunner {
         for (int i = 0; i < proposals.size(); i++) {
             merged.add(MergeProvenance.Proposal.of(proposals.get(i), weights[i]));
         }
+        Map<String, Object> params = new LinkedHashMap<>(parameters.asMap());
+        if (momentum != null) {
+            params.put("server_momentum", config.serverMomentum());
+        }
         return new MergeProvenance(config.policy().id(), strategy.id(), sparse ? "sparse" : "dense",
-                parameters.asMap(), head.name(), result.nanos() / 1e9, config.maxContributorShare(), merged).toProvenance();
+                params, head.name(), result.nanos() / 1e9, config.maxContributorShare(), merged).toProvenance();
     }
 }

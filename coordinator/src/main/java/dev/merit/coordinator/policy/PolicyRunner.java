@@ -283,7 +283,9 @@ public final class PolicyRunner implements ProposalService.AcceptListener, AutoC
     public void close() {
         thread.shutdownNow();
         try {
-            thread.awaitTermination(30, TimeUnit.SECONDS);
+            if (thread.awaitTermination(30, TimeUnit.SECONDS)) {
+                runner.close(); // no merge runs any more: its momentum can go
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

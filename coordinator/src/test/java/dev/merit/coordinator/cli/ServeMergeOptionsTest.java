@@ -27,12 +27,13 @@ class ServeMergeOptionsTest {
     @Test
     void serverLearningRateAndMergeParametersReachThePolicy() {
         PolicyConfig pc = parse("serve", "--policy", "batch", "--strategy", "fisher", "--server-lr", "2.5",
-                "--merge-param", "average_over=touched", "--merge-param", "fisher_floor=0.001").policyConfig();
+                "--merge-param", "average_over=touched", "--merge-param", "fisher_floor=0.001", "--server-momentum", "0.9").policyConfig();
         assertEquals(MergePolicy.BATCH, pc.policy());
         assertEquals(Strategy.FISHER, pc.strategy());
         assertEquals(2.5, pc.parameters().stepSize());
         assertEquals(MergeParameters.Over.TOUCHED, pc.parameters().averageOver());
         assertEquals(0.001, pc.parameters().fisherFloor());
+        assertEquals(0.9, pc.serverMomentum());
     }
 
     @Test
@@ -40,6 +41,7 @@ class ServeMergeOptionsTest {
         PolicyConfig pc = parse("serve").policyConfig();
         assertEquals(1.0, pc.parameters().stepSize());
         assertEquals(MergeParameters.defaults(), pc.parameters());
+        assertEquals(0.0, pc.serverMomentum());
     }
 
     @Test
@@ -53,6 +55,9 @@ class ServeMergeOptionsTest {
         InvalidInputException step = assertThrows(InvalidInputException.class,
                 () -> parse("serve", "--merge-param", "step_size=2").policyConfig());
         assertTrue(step.getMessage().contains("--server-lr"), step.getMessage());
+        InvalidInputException beta = assertThrows(InvalidInputException.class,
+                () -> parse("serve", "--server-momentum", "1").policyConfig());
+        assertTrue(beta.getMessage().contains("momentum"), beta.getMessage());
         StringWriter err = new StringWriter();
         int rc = CoordinatorMain.run(Path.of("."), new PrintWriter(new StringWriter()), new PrintWriter(err), "serve", "--server-lr", "NaN-ish");
         assertEquals(2, rc, err.toString());
