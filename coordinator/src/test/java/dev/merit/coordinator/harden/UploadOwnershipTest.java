@@ -50,6 +50,16 @@ class UploadOwnershipTest {
         }
     }
 
+    private static void awaitUpload(LoopbackCoordinator c, String who, String id) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!upload(c, who, id).getExists()) {
+            if (System.nanoTime() > deadline) {
+                fail("upload " + id.substring(0, 12) + " of " + who + " never started");
+            }
+            Thread.sleep(20);
+        }
+    }
+
     private static Status.Code code(Throwable t) {
         Throwable cause = t instanceof ExecutionException ? t.getCause() : t;
         return assertInstanceOf(StatusRuntimeException.class, cause, String.valueOf(cause)).getStatus().getCode();
@@ -108,11 +118,16 @@ class UploadOwnershipTest {
         UnaryOperator<dev.merit.coordinator.Coordinator.Builder> setup = b -> b.policy(AUTO)
                 .uploadLimits(new UploadLimits(2, 6000, Duration.ofHours(1)));
         try (LoopbackCoordinator c = new LoopbackCoordinator(dir, setup)) {
-            LoopbackCoordinator.PushStream one = c.stream("alice", c.spread("alice", c.v0, 10, 3, 0.1f, "one"), 0);
-            LoopbackCoordinator.PushStream two = c.stream("alice", c.spread("alice", c.v0, 10, 5, 0.1f, "two"), 0);
+            LoopbackCoordinator.Signed firstUpload = c.spread("alice", c.v0, 10, 3, 0.1f, "one");
+            LoopbackCoordinator.Signed secondUpload = c.spread("alice", c.v0, 10, 5, 0.1f, "two");
+            LoopbackCoordinator.PushStream one = c.stream("alice", firstUpload, 0);
+            LoopbackCoordinator.PushStream two = c.stream("alice", secondUpload, 0);
             LoopbackCoordinator.Signed third = c.spread("alice", c.v0, 10, 7, 0.1f, "three");
             LoopbackCoordinator.Signed bobs = c.spread("bob", c.v0, 10, 11, 0.1f, "bob's");
-            // Header-only streams hold their uploads open; the third is refused once the first two are in.
+            // Header-only streams hold their uploads open; the third is refused once the first two are in
+            // (under load the two headers may reach the server after the third's, so wait for them).
+            awaitUpload(c, "alice", firstUpload.spec().uploadId());
+            awaitUpload(c, "alice", secondUpload.spec().uploadId());
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             ExecutionException refused = null;
             while (refused == null && System.nanoTime() < deadline) {
