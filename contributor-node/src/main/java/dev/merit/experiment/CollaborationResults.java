@@ -131,8 +131,7 @@ final class CollaborationResults {
             boolean none = run.equals("centralized") || b == 0;
             sb.append(String.format(Locale.ROOT, " %.2f ± %.2f | %+.2f | %s | %s | %s |%n", 100 * Results.mean(f), 100 * Results.std(f),
                     100 * (Results.mean(f) - central), run.equals("centralized") ? "-" : human(b),
-                    none ? "-" : String.format(Locale.ROOT, "%.0fx", denseBytesPerRound / b),
-                    none ? "-" : String.format(Locale.ROOT, "%.0fx", denseBytesPerRound * perRound.get(run) / b)));
+                    none ? "-" : ratio(denseBytesPerRound / b), none ? "-" : ratio(denseBytesPerRound * perRound.get(run) / b)));
         }
         sb.append('\n');
         for (var e : what.entrySet()) {
@@ -273,6 +272,11 @@ final class CollaborationResults {
         sb.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
         sb.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"20\" font-size=\"14\">%s</text>%n", esc(title)));
         return sb;
+    }
+
+    /** 428x, or 0.25x below 10. */
+    static String ratio(double r) {
+        return String.format(Locale.ROOT, r < 10 ? "%.2fx" : "%.0fx", r);
     }
 
     static String human(double bytes) {
