@@ -306,6 +306,21 @@ final class CrashHarness {
         return done.get(60, TimeUnit.SECONDS).getProposal();
     }
 
+    /** Whether every acknowledged proposal has its merged proposal event and is in some version event. */
+    private boolean announcedAll(List<org.apache.kafka.clients.consumer.ConsumerRecord<String, byte[]>> versions,
+                                 List<org.apache.kafka.clients.consumer.ConsumerRecord<String, byte[]>> proposals) {
+        java.util.Set<String> inVersions = new java.util.HashSet<>();
+        versions.forEach(r -> inVersions.addAll(VersionEvent.parse(r.value()).proposals()));
+        java.util.Set<String> merged = new java.util.HashSet<>();
+        for (var r : proposals) {
+            ProposalEvent e = ProposalEvent.parse(r.value());
+            if (e.status() == ProposalEvent.Status.MERGED) {
+                merged.add(e.proposalId());
+            }
+        }
+        return inVersions.containsAll(acknowledged.keySet()) && merged.containsAll(acknowledged.keySet());
+    }
+
     private Figures check(int killsInFlight, long t0) throws Exception {
         // A fresh channel (the old one may be backing off after the last kill) that waits for the server.
         channel.shutdownNow();
@@ -342,9 +357,17 @@ final class CrashHarness {
         }
 
         // Kafka: each event exactly once.
+        // The outbox relay publishes after the merge commit, so the last events may still be on their
+        // way (a loaded machine delays the relay): read again, bounded, until every merged proposal is there.
         KafkaAccess kafka = KafkaAccess.withConfigFile(bootstrap, data.resolve("kafka").resolve("client.properties"));
         var versions = MergedEventTest.readAll(kafka, Topics.VERSIONS);
         var proposals = MergedEventTest.readAll(kafka, Topics.PROPOSALS);
+        long relayDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (!announcedAll(versions, proposals) && System.nanoTime() < relayDeadline) {
+            Thread.sleep(500);
+            versions = MergedEventTest.readAll(kafka, Topics.VERSIONS);
+            proposals = MergedEventTest.readAll(kafka, Topics.PROPOSALS);
+        }
         Map<String, Integer> inVersions = new HashMap<>();
         Map<String, Integer> commits = new HashMap<>();
         for (var r : versions) {
