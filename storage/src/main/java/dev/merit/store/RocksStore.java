@@ -13,11 +13,13 @@ import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
 
 /**
@@ -39,10 +41,14 @@ final class RocksStore implements AutoCloseable {
 
     /** Values at least this large go to blob files, so compaction does not rewrite tensor bytes. */
     private static final long MIN_BLOB_BYTES = 4096;
+    /** Memtable bytes over all column families before the largest is flushed. */
+    static final long MEMTABLE_BUDGET_BYTES = 128L << 20;
     private static final long LOCK_WAIT_MILLIS = 30_000;
 
     private final Path dir;
     private final DBOptions dbOptions;
+    private final LRUCache memtableCache;
+    private final WriteBufferManager memtableBudget;
     private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
     private final RocksDB db;
     private final List<ColumnFamilyHandle> handles = new ArrayList<>();
@@ -72,7 +78,14 @@ final class RocksStore implements AutoCloseable {
 
     private RocksStore(Path dir, boolean readOnly) throws RocksDBException, InterruptedException {
         this.dir = dir;
+        // One budget for the memtables of all column families: each family's own 64 MiB write buffer
+        // would otherwise fill slowly with small records and never flush, and a long-running
+        // coordinator's resident size would climb by up to a write buffer per family. Over the
+        // budget, writes wait for a flush (a hard bound) rather than growing past it.
+        this.memtableCache = new LRUCache(2 * MEMTABLE_BUDGET_BYTES);
+        this.memtableBudget = new WriteBufferManager(MEMTABLE_BUDGET_BYTES, memtableCache, true);
         this.dbOptions = new DBOptions()
+                .setWriteBufferManager(memtableBudget)
                 .setCreateIfMissing(true)
                 .setCreateMissingColumnFamilies(true)
                 .setMaxBackgroundJobs(2)
@@ -474,5 +487,16 @@ final class RocksStore implements AutoCloseable {
         unloggedWrite.close();
         dbOptions.close();
         cfOptions.forEach(ColumnFamilyOptions::close);
+        memtableBudget.close();
+        memtableCache.close();
+    }
+
+    /** Bytes held in memtables over all column families (RocksDB's own count). */
+    long memtableBytes() {
+        try {
+            return db.getAggregatedLongProperty("rocksdb.cur-size-all-mem-tables");
+        } catch (RocksDBException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }
