@@ -36,18 +36,28 @@ public final class CommitProposal {
      */
     public static ProposalUpload build(Repository repo, PrivateKey key, ObjectId base, ObjectId head, String branch, String who,
                                        long examples, String message, ValueCoding values) {
+        return build(repo, key, base, head, branch, who, examples, message, values, true, true);
+    }
+
+    /**
+     * As above, attaching the head's Fisher and Gram matrices only where asked (and present): a
+     * merge that does not use them need not receive their bytes.
+     */
+    public static ProposalUpload build(Repository repo, PrivateKey key, ObjectId base, ObjectId head, String branch, String who,
+                                       long examples, String message, ValueCoding values,
+                                       boolean attachFisher, boolean attachGram) {
         Path fisherFile = null;
         try (SafetensorsFile b = repo.openVersion(base); SafetensorsFile h = repo.openVersion(head)) {
             ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(values));
             TensorSource fisher = null;
-            if (repo.readCommit(head).fisher().isPresent()) {
+            if (attachFisher && repo.readCommit(head).fisher().isPresent()) {
                 fisherFile = Files.createTempFile("merit-fisher-", ".safetensors");
                 repo.checkoutFisher(head, fisherFile);
                 fisher = Safetensors.open(fisherFile);
                 pb.fisher(fisher);
             }
             // The head's Gram matrices (merit train --regmean) travel with it, for regmean merges.
-            java.util.Optional<SafetensorsFile> gram = repo.openGram(head);
+            java.util.Optional<SafetensorsFile> gram = attachGram ? repo.openGram(head) : java.util.Optional.empty();
             gram.ifPresent(pb::gram);
             try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
                 return pb.build(branch, base.name(), who, examples, message, key);

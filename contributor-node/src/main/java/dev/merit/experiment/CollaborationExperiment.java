@@ -2,19 +2,16 @@ package dev.merit.experiment;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.merit.codec.EncodeOptions;
+import dev.merit.cli.CommitProposal;
 import dev.merit.codec.ValueCoding;
 import dev.merit.error.InvalidInputException;
 import dev.merit.error.MeritException;
 import dev.merit.remote.LocalConfig;
-import dev.merit.remote.ProposalBuilder;
 import dev.merit.remote.ProposalUpload;
 import dev.merit.remote.RemoteBranch;
 import dev.merit.remote.RemoteClient;
 import dev.merit.remote.RemoteIdentity;
 import dev.merit.remote.RemoteProposal;
-import dev.merit.safetensors.Safetensors;
-import dev.merit.safetensors.SafetensorsFile;
 import dev.merit.store.ObjectId;
 import dev.merit.store.ProgressListener;
 import dev.merit.store.Repository;
@@ -400,32 +397,8 @@ public final class CollaborationExperiment {
 
     /** The signed proposal from {@code base} to {@code mine}; the Fisher and Gram matrices only when the merge uses them. */
     private ProposalUpload proposal(Contributor c, ObjectId base, ObjectId mine, boolean withFisher, boolean withGram) {
-        Path fisherFile = null;
-        try (SafetensorsFile b = c.repo().openVersion(base); SafetensorsFile h = c.repo().openVersion(mine)) {
-            ProposalBuilder pb = new ProposalBuilder(b, h).encoding(EncodeOptions.defaults().withValues(values));
-            TensorSource fisher = null;
-            if (withFisher) {
-                fisherFile = Files.createTempFile("merit-q3-fisher-", ".safetensors");
-                c.repo().checkoutFisher(mine, fisherFile);
-                fisher = Safetensors.open(fisherFile);
-                pb.fisher(fisher);
-            }
-            Optional<SafetensorsFile> gram = withGram ? c.repo().openGram(mine) : Optional.empty();
-            gram.ifPresent(pb::gram);
-            try (TensorSource f = fisher; TensorSource g = gram.orElse(null)) {
-                return pb.build("main", base.name(), c.name(), c.shard().size(), "Q3 update", c.cfg().privateKey());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            if (fisherFile != null) {
-                try {
-                    Files.deleteIfExists(fisherFile);
-                } catch (IOException ignored) {
-                    // a temp file left behind is harmless
-                }
-            }
-        }
+        return CommitProposal.build(c.repo(), c.cfg().privateKey(), base, mine, "main", c.name(), c.shard().size(), "Q3 update",
+                values, withFisher, withGram);
     }
 
     /** Waits for the batch merge of the round's K proposals: the branch's version number moves past {@code version}. */
