@@ -228,7 +228,7 @@ final class CollaborationResults {
             double y = top + 10 + 18 * i;
             sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
                     + "<text x=\"%d\" y=\"%.1f\">%s %.1f</text>%n", left + plotW + 20, y, left + plotW + 40, y, color,
-                    left + plotW + 46, y + 4, esc(run), 100 * meanAt(run, rounds - 1)));
+                    left + plotW + 46, y + 4, Results.esc(run), 100 * meanAt(run, rounds - 1)));
             i++;
         }
         return sb.append("</svg>\n").toString();
@@ -256,7 +256,7 @@ final class CollaborationResults {
             double b = bytesPerRound(run);
             double y = top + i * rowH;
             double w = b <= 0 ? 0 : plotW * (Math.log10(b) - minLog) / (maxLog - minLog);
-            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", left - 6, y + 15, esc(run)));
+            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n", left - 6, y + 15, Results.esc(run)));
             sb.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>%n", left, y + 3,
                     Math.max(0, w), rowH - 6, run.startsWith("fedavg-dense") ? "#aaaaaa" : "#4477aa"));
             sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\">%s</text>%n", left + Math.max(0, w) + 4, y + 15, human(b)));
@@ -270,7 +270,7 @@ final class CollaborationResults {
         sb.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 + "font-family=\"sans-serif\" font-size=\"12\">%n", width, height));
         sb.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        sb.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"20\" font-size=\"14\">%s</text>%n", esc(title)));
+        sb.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"20\" font-size=\"14\">%s</text>%n", Results.esc(title)));
         return sb;
     }
 
@@ -287,9 +287,5 @@ final class CollaborationResults {
             return String.format(Locale.ROOT, "%.1f KiB", bytes / (1 << 10));
         }
         return String.format(Locale.ROOT, "%.0f B", bytes);
-    }
-
-    private static String esc(String s) {
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
     }
 }

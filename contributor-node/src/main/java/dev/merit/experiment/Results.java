@@ -181,7 +181,8 @@ final class Results {
         return sb.toString();
     }
 
-    private static String esc(String s) {
+    /** Text for an SVG element or attribute. */
+    static String esc(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
     }
 }

@@ -740,7 +740,8 @@ final class GrpcFuzz {
         "merit.v1.AdminService/Backup",
     };
 
-    private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
+    /** Request and response bytes as they are: for calls whose bytes need not be a protobuf message. */
+    static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
         @Override
         public InputStream stream(byte[] value) {
             return new ByteArrayInputStream(value);

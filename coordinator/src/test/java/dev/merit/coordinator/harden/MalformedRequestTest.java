@@ -20,10 +20,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -41,29 +37,13 @@ class MalformedRequestTest {
     @TempDir
     Path dir;
 
-    private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-    };
-
     private static Status send(LoopbackCoordinator c, String method, boolean streaming, byte[] body) throws Exception {
         Metadata m = new Metadata();
         m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + c.contributor("alice"));
         Channel ch = ClientInterceptors.intercept(c.channel(), MetadataUtils.newAttachHeadersInterceptor(m));
         MethodDescriptor<byte[], byte[]> md = MethodDescriptor.<byte[], byte[]>newBuilder()
                 .setType(streaming ? MethodDescriptor.MethodType.CLIENT_STREAMING : MethodDescriptor.MethodType.UNARY)
-                .setFullMethodName(method).setRequestMarshaller(RAW).setResponseMarshaller(RAW).build();
+                .setFullMethodName(method).setRequestMarshaller(GrpcFuzz.RAW).setResponseMarshaller(GrpcFuzz.RAW).build();
         CompletableFuture<byte[]> done = new CompletableFuture<>();
         var call = ch.newCall(md, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS));
         if (streaming) {
